@@ -1,0 +1,42 @@
+# stayhub: two commands on a fresh machine.
+#   make run    install, migrate, load demo data, serve on http://127.0.0.1:8000
+#   make test   install (with test tools) and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: install install-dev run serve demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+install: $(PY)
+	$(PY) -m pip install -q -e .
+
+install-dev: $(PY)
+	$(PY) -m pip install -q -e '.[dev]'
+
+demo: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+
+run: demo serve
+
+serve:
+	@echo "stayhub on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
+	DEBUG=$${DEBUG:-1} $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+
+test: install-dev
+	$(PY) -m ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .test-db.sqlite3* media staticfiles

@@ -1,0 +1,198 @@
+"""Settings: the environment in, Django settings out (see API.md, "Operating").
+
+Nothing else lives here; every knob is an environment variable, optionally read
+from a `.env` file in the project folder.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+
+_DEV_SECRET = "django-insecure-stayhub-development-key-do-not-use-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY", "") or _DEV_SECRET
+if SECRET_KEY == _DEV_SECRET and not DEBUG and not env_bool("STAYHUB_ALLOW_DEV_SECRET"):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Set SECRET_KEY (or DEBUG=1 for development)."
+    )
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",
+    "django_eventstream",
+    "core",
+    "listings",
+    "messaging",
+]
+
+MIDDLEWARE = [
+    "core.middleware.TrailingSlashMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers go on while one writer commits; IMMEDIATE takes the write
+    # lock at BEGIN so that concurrent writers queue instead of failing mid-way.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+
+AUTH_USER_MODEL = "core.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Served by WhiteNoise from the app folders (no collectstatic needed to run).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", "") or BASE_DIR / "media")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Bodies: 1 MiB for everything, 5 MiB for image uploads (checked per endpoint).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+MAX_REQUEST_BODY = 1024 * 1024
+MAX_IMAGE_UPLOAD = 5 * 1024 * 1024
+
+# Tokens (API.md, Conventions).
+JWT_SIGNING_KEY = os.environ.get("JWT_SIGNING_KEY", "") or SECRET_KEY
+JWT_ALGORITHM = "HS256"
+JWT_ACCESS_TTL = timedelta(seconds=env_int("JWT_ACCESS_TTL", 900))
+JWT_REFRESH_TTL = timedelta(seconds=env_int("JWT_REFRESH_TTL", 1209600))
+# The browser credential for EventSource and the pages' token refresh.
+ACCESS_COOKIE_NAME = "stayhub_access"
+REFRESH_COOKIE_NAME = "stayhub_refresh"
+AUTH_COOKIE_SECURE = env_bool("AUTH_COOKIE_SECURE", not DEBUG)
+
+# Rate limits (API.md, Limits).
+MESSAGE_RATE = env_int("MESSAGE_RATE", 30)
+AUTH_RATE = env_int("AUTH_RATE", 20)
+NINJA_NUM_PROXIES = env_int("NUM_PROXIES", 0)
+
+# Pagination (API.md, Conventions).
+NINJA_PAGINATION_PER_PAGE = 20
+NINJA_PAGINATION_MAX_LIMIT = 100
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+GRIP_URL = os.environ.get("GRIP_URL", "")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+    _redis = urlsplit(REDIS_URL)
+    EVENTSTREAM_REDIS = {
+        "host": _redis.hostname or "localhost",
+        "port": _redis.port or 6379,
+        "db": int((_redis.path or "/0").lstrip("/") or 0),
+    }
+    if _redis.password:
+        EVENTSTREAM_REDIS["password"] = _redis.password
+else:
+    # One process, nothing else installed: rate-limit counters live in memory.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Events are stored so that streams can resume (Last-Event-ID) after a restart.
+EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+
+if GRIP_URL:
+    MIDDLEWARE.insert(0, "django_grip.GripMiddleware")
+    GRIP_PROXIES = [{"control_uri": GRIP_URL, "key": os.environ.get("GRIP_KEY", "") or None}]
+
+SESSION_COOKIE_SECURE = AUTH_COOKIE_SECURE
+CSRF_COOKIE_SECURE = AUTH_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

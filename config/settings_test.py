@@ -1,0 +1,13 @@
+"""Test overlay: only what tests need differently from production settings."""
+
+import os
+
+os.environ.setdefault("STAYHUB_ALLOW_DEV_SECRET", "1")
+
+from config.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # A file, not memory: tests that boot uvicorn in a subprocess share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405

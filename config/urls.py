@@ -1,0 +1,24 @@
+"""URL map: the API (with every app's router), admin, media, and the pages."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path, re_path
+from django.views.static import serve
+
+from core.api import api
+from listings.api import router as listings_router
+from messaging.api import router as messaging_router
+
+api.add_router("/properties", listings_router)
+api.add_router("/chat", messaging_router)
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+    # Uploaded images, served by the app itself so one process serves everything.
+    re_path(
+        rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$",
+        serve,
+        {"document_root": settings.MEDIA_ROOT},
+    ),
+]

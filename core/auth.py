@@ -1,0 +1,89 @@
+"""The one django-ninja auth class, and the browser cookies for EventSource.
+
+`JWTAuth()` requires a Bearer access token; `JWTAuth(optional=True)` lets anonymous
+callers through (as `AnonymousUser`) but still refuses a token that is present and bad.
+Writing endpoints only ever trust the Authorization header: the HttpOnly cookie is
+read by the stream endpoints and the server-rendered pages alone, so a cross-site
+form cannot act with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponse
+from ninja.security import HttpBearer
+
+from core.errors import NotAuthenticated
+from core.models import User
+from core.tokens import TokenPair, user_for_token
+
+
+def bearer_token(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("Use 'Authorization: Bearer <access token>'.")
+    return token.strip()
+
+
+class JWTAuth(HttpBearer):
+    def __init__(self, optional: bool = False) -> None:
+        self.optional = optional
+        super().__init__()
+
+    def __call__(self, request: HttpRequest) -> Any:
+        token = bearer_token(request)
+        if token is None:
+            if self.optional:
+                request.user = AnonymousUser()
+                return request.user
+            raise NotAuthenticated("Authentication credentials were not provided.")
+        return self.authenticate(request, token)
+
+    def authenticate(self, request: HttpRequest, token: str) -> User:
+        user = user_for_token(token, "access")
+        request.user = user
+        return user
+
+
+def user_from_request(request: HttpRequest) -> User:
+    """Header first, then the HttpOnly access cookie: for streams and pages only."""
+    token = bearer_token(request) or request.COOKIES.get(settings.ACCESS_COOKIE_NAME)
+    if not token:
+        raise NotAuthenticated("Authentication credentials were not provided.")
+    return user_for_token(token, "access")
+
+
+def set_auth_cookies(response: HttpResponse, pair: TokenPair) -> None:
+    """The browser's copies of the tokens, never readable by page scripts.
+
+    The access cookie lets `EventSource` (which cannot set headers) open streams; the
+    refresh cookie is scoped to the refresh and logout paths so it travels nowhere else.
+    """
+    common = {"httponly": True, "secure": settings.AUTH_COOKIE_SECURE}
+    response.set_cookie(
+        settings.ACCESS_COOKIE_NAME,
+        pair.access,
+        max_age=int(settings.JWT_ACCESS_TTL.total_seconds()),
+        samesite="Lax",
+        path="/",
+        **common,
+    )
+    response.set_cookie(
+        settings.REFRESH_COOKIE_NAME,
+        pair.refresh,
+        max_age=int(settings.JWT_REFRESH_TTL.total_seconds()),
+        samesite="Strict",
+        path="/api/auth/",
+        **common,
+    )
+
+
+def clear_auth_cookies(response: HttpResponse) -> None:
+    response.delete_cookie(settings.ACCESS_COOKIE_NAME, path="/", samesite="Lax")
+    response.delete_cookie(settings.REFRESH_COOKIE_NAME, path="/api/auth/", samesite="Strict")

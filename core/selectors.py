@@ -1,0 +1,24 @@
+"""Reads every app shares."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+
+from core.errors import NotFound
+from core.models import User
+
+M = TypeVar("M", bound=Model)
+
+
+def get_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
+    """The one object matching `lookup`, or NotFound (answered as 404)."""
+    obj = queryset.filter(**lookup).first()
+    if obj is None:
+        raise NotFound(f"{queryset.model._meta.verbose_name.capitalize()} not found.")
+    return obj
+
+
+def get_user(user_id: Any) -> User:
+    return get_or_404(User.objects.filter(is_active=True), pk=user_id)

@@ -1,0 +1,5 @@
+"""The listings router (mounted on the one NinjaAPI in config.urls)."""
+
+from ninja import Router
+
+router = Router(tags=["listings"])

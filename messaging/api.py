@@ -1,0 +1,5 @@
+"""The messaging router (mounted on the one NinjaAPI in config.urls)."""
+
+from ninja import Router
+
+router = Router(tags=["messaging"])
