@@ -128,6 +128,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_URL = "/media/"
+# Prefix for the URLs of uploaded files in API answers ("" gives root-relative URLs).
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", "") or BASE_DIR / "media")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models.fields.files import FieldFile
-from django.http import HttpRequest
 from ninja import Schema
 from pydantic import EmailStr, Field
 
 
-def absolute_media_url(file: FieldFile | None, context: dict[str, Any] | None) -> str | None:
-    """An uploaded file's absolute URL, or None when there is no file."""
+def media_url(file: FieldFile | None) -> str | None:
+    """An uploaded file's URL, or None when there is no file.
+
+    Root-relative (`/media/...`) unless `PUBLIC_URL` is set, and never built from the
+    request: the same object must serialize the same way in an HTTP answer and in a
+    stream event, which has no request.
+    """
     if not file:
         return None
-    url = file.url
-    request: HttpRequest | None = (context or {}).get("request")
-    return request.build_absolute_uri(url) if request is not None else url
+    return f"{settings.PUBLIC_URL}{file.url}"
 
 
 class ErrorOut(Schema):
@@ -31,7 +34,7 @@ class UserOut(Schema):
 
     @staticmethod
     def resolve_avatar_url(obj: Any, context: dict[str, Any]) -> str | None:
-        return absolute_media_url(getattr(obj, "avatar", None), context)
+        return media_url(getattr(obj, "avatar", None))
 
 
 class MeOut(UserOut):
