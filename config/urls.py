@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.static import serve
 
 from core.api import api
@@ -21,4 +21,8 @@ urlpatterns = [
         serve,
         {"document_root": settings.MEDIA_ROOT},
     ),
+    # Pages for people (server-rendered, on the same API).
+    path("", include("core.urls")),
+    path("", include("listings.urls")),
+    path("", include("messaging.urls")),
 ]
