@@ -24,6 +24,7 @@ from django.test import Client
 
 from core.models import User
 from core.tokens import issue_pair
+from tests.support.services import pushpin_factory, redis_url  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Corr3ct-Horse-Battery"

@@ -1,0 +1,187 @@
+"""Real external services for the tests that need them: PostgreSQL, Redis, Pushpin.
+
+Nothing here is mocked. Where a service is missing, the test is skipped with a loud
+reason, except under STAYHUB_REQUIRE_SERVICES=1 (set by .ci/run), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("STAYHUB_REQUIRE_SERVICES") == "1"
+REDIS_URL = os.environ.get("STAYHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def unavailable(what: str, why: str) -> None:
+    """Fail under STAYHUB_REQUIRE_SERVICES=1, else skip saying so loudly."""
+    message = f"{what} is not available ({why})"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}; STAYHUB_REQUIRE_SERVICES=1 requires it")
+    sys.stderr.write(f"\n*** SKIPPING: {message}. CI runs this for real. ***\n")
+    pytest.skip(f"SKIPPED LOUDLY: {message}")
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A reachable Redis server's URL (STAYHUB_TEST_REDIS_URL or local 6379)."""
+    try:
+        import redis
+    except ImportError:  # pragma: no cover
+        unavailable("Redis", "the redis package is not installed")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except Exception as exc:
+        unavailable("Redis", f"{REDIS_URL}: {exc}")
+    return REDIS_URL
+
+
+PUSHPIN_CONF = """\
+[global]
+include={{libdir}}/internal.conf
+rundir={run}
+ipc_prefix=stayhub-test-
+port_offset=0
+stats_connection_ttl=120
+
+[runner]
+services=condure,zurl,pushpin-proxy,pushpin-handler
+http_port=127.0.0.1:{http_port}
+logdir={run}/log
+log_level=2
+client_buffer_size=8192
+client_maxconn=50000
+condure_bin=condure
+zurl_bin=zurl
+
+[proxy]
+routesfile={routes}
+debug=false
+auto_cross_origin=false
+accept_x_forwarded_protocol=false
+set_x_forwarded_protocol=proto-only
+sig_iss=pushpin
+sig_key={sig_key}
+upstream_key=
+updates_check=off
+zurl_out_specs=ipc://{run}/stayhub-test-zurl-in
+zurl_out_stream_specs=ipc://{run}/stayhub-test-zurl-in-stream
+zurl_in_specs=ipc://{run}/stayhub-test-zurl-out
+
+[handler]
+push_in_spec=ipc://{run}/push-in
+push_in_sub_specs=ipc://{run}/push-in-sub
+push_in_sub_connect=false
+push_in_http_addr=127.0.0.1
+push_in_http_port={control_port}
+push_in_http_max_headers_size=10000
+push_in_http_max_body_size=1000000
+stats_spec=ipc://{run}/stats
+command_spec=ipc://{run}/command
+message_rate=2500
+message_hwm=25000
+message_wait=5000
+id_cache_ttl=60
+connection_subscription_max=20
+subscription_linger=60
+stats_subscription_ttl=60
+stats_report_interval=10
+stats_format=tnetstring
+"""
+
+
+@dataclass
+class Pushpin:
+    """A Pushpin proxy in front of one upstream: clients use `url`, the app `control_url`."""
+
+    url: str
+    control_url: str
+    proc: subprocess.Popen
+    folder: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def start_pushpin(folder: Path, upstream_port: int, sig_key: str = "changeme") -> Pushpin:
+    """Start Pushpin (with its own condure and zurl) routing everything to the upstream."""
+    if not shutil.which("pushpin"):
+        unavailable("Pushpin", "no `pushpin` on PATH (apt-get install pushpin)")
+    run = folder / "run"
+    (run / "log").mkdir(parents=True, exist_ok=True)
+    routes = folder / "routes"
+    routes.write_text(f"* 127.0.0.1:{upstream_port}\n")
+    http_port, control_port = free_port(), free_port()
+    conf = folder / "pushpin.conf"
+    conf.write_text(
+        PUSHPIN_CONF.format(
+            run=run,
+            http_port=http_port,
+            control_port=control_port,
+            routes=routes,
+            sig_key=sig_key,
+        )
+    )
+    log = open(folder / "pushpin.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        ["pushpin", "--config", str(conf), "--merge-output"],
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"pushpin exited early; see {folder / 'pushpin.log'}")
+        if _port_open("127.0.0.1", http_port) and _port_open("127.0.0.1", control_port):
+            return Pushpin(
+                url=f"http://127.0.0.1:{http_port}",
+                control_url=f"http://127.0.0.1:{control_port}",
+                proc=proc,
+                folder=folder,
+            )
+        time.sleep(0.1)
+    raise RuntimeError(f"pushpin did not listen within 20 s; see {folder / 'pushpin.log'}")
+
+
+@pytest.fixture
+def pushpin_factory(tmp_path: Path) -> Iterator:
+    started: list[Pushpin] = []
+
+    def start(upstream_port: int, sig_key: str = "changeme") -> Pushpin:
+        proxy = start_pushpin(tmp_path / f"pushpin-{len(started)}", upstream_port, sig_key)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
