@@ -3,10 +3,71 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from core.models import User
+
+# Stands in for "never read" so that one comparison covers both cases.
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    """Per-caller reads of conversations, each computed inside the one SQL query."""
+
+    def of_user(self, user: User) -> ConversationQuerySet:
+        return self.filter(participants__user=user)
+
+    def with_users(self) -> ConversationQuerySet:
+        # The pair columns always name the two participants, so a join is enough.
+        return self.select_related("user_low", "user_high")
+
+    def with_unread_count(self, user: User) -> ConversationQuerySet:
+        """Annotate `unread_count`: the other side's messages newer than `user` last read.
+
+        Own messages never count; with no read mark yet, every message of the other
+        side counts.
+        """
+        last_read = Participant.objects.filter(
+            conversation=OuterRef("conversation"), user=user
+        ).values("last_read_at")[:1]
+        unread = (
+            ConversationMessage.objects.filter(conversation=OuterRef("pk"))
+            .exclude(created_by=user)
+            .filter(created_at__gt=Coalesce(Subquery(last_read), Value(_NEVER)))
+            .order_by()
+            .values("conversation")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(unread_count=Coalesce(Subquery(unread), 0))
+
+    def with_last_message(self) -> ConversationQuerySet:
+        """Prefetch each conversation's latest message into `latest_messages` (0 or 1 item).
+
+        A sliced Prefetch is one query for any number of conversations (Django ranks
+        the rows with a window function).
+        """
+        latest = ConversationMessage.objects.with_people().order_by("-created_at", "-id")[:1]
+        return self.prefetch_related(
+            Prefetch("messages", queryset=latest, to_attr="latest_messages")
+        )
+
+    def for_inbox(self, user: User) -> ConversationQuerySet:
+        return (
+            self.of_user(user)
+            .with_users()
+            .with_unread_count(user)
+            .with_last_message()
+            .order_by("-modified_at", "-id")
+        )
 
 
 class Conversation(models.Model):
@@ -30,6 +91,8 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = ConversationQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -43,6 +106,20 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"Conversation {self.id}"
+
+    @staticmethod
+    def ordered_pair(a: Any, b: Any) -> tuple[Any, Any]:
+        """`(low, high)` of two users (or ids) as the pair key stores them.
+
+        UUIDs compare the same way in Python, SQLite (hex text) and PostgreSQL (uuid),
+        so the check constraint agrees with this order.
+        """
+        a_id, b_id = getattr(a, "pk", a), getattr(b, "pk", b)
+        return (a, b) if uuid.UUID(str(a_id)) < uuid.UUID(str(b_id)) else (b, a)
+
+    def other_user(self, user: User) -> User:
+        """The participant who is not `user` (the recipient of what `user` sends)."""
+        return self.user_high if self.user_low_id == user.pk else self.user_low
 
 
 class Participant(models.Model):
@@ -65,7 +142,20 @@ class Participant(models.Model):
         return f"{self.user_id} in {self.conversation_id}"
 
 
+class ConversationMessageQuerySet(models.QuerySet["ConversationMessage"]):
+    def with_people(self) -> ConversationMessageQuerySet:
+        """Join sender and recipient, so serializing a Message runs no further query."""
+        return self.select_related("created_by", "sent_to")
+
+
 class ConversationMessage(models.Model):
+    """One message. Within a conversation, `(created_at, id)` orders messages as stored.
+
+    `created_at` is a plain default, not `auto_now_add`, because `send_message` sets it
+    itself under the conversation's write lock so that it increases strictly in commit
+    order (see `messaging.services.send_message`).
+    """
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -77,7 +167,9 @@ class ConversationMessage(models.Model):
     sent_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="received_messages"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ConversationMessageQuerySet.as_manager()
 
     class Meta:
         # History pages walk (created_at, id) backwards from a cursor.
