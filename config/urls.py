@@ -6,10 +6,12 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from core.api import api
+from listings.api import reservations_router
 from listings.api import router as listings_router
 from messaging.api import router as messaging_router
 
 api.add_router("/properties", listings_router)
+api.add_router("/reservations", reservations_router)
 api.add_router("/chat", messaging_router)
 
 urlpatterns = [
