@@ -1,0 +1,85 @@
+"""Reads: browse, detail, reservation lists; each a fixed number of queries.
+
+Every queryset here carries what its answer needs (landlord joined, `is_favorite`
+annotated for the caller, properties of reservations prefetched), so serializing a
+page never goes back to the database row by row.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Prefetch, Q, QuerySet
+
+from core.errors import NotAuthenticated
+from core.models import User
+from core.selectors import get_or_404
+from listings.models import Property, Reservation
+
+Caller = User | AnonymousUser
+
+
+def property_list(
+    *,
+    user: Caller,
+    favorites_only: bool = False,
+    landlord_id: UUID | None = None,
+    country: str | None = None,
+    category: str | None = None,
+    guests: int | None = None,
+    bedrooms: int | None = None,
+    bathrooms: int | None = None,
+    checkin: date | None = None,
+    checkout: date | None = None,
+) -> QuerySet[Property]:
+    """Browse, newest first; every filter narrows, all combine."""
+    qs = Property.objects.with_favorites(user).newest_first()
+    if favorites_only:
+        if not user.is_authenticated:
+            raise NotAuthenticated("Sign in to list your favorites.")
+        qs = qs.filter(is_favorite=True)
+    if landlord_id is not None:
+        qs = qs.filter(landlord_id=landlord_id)
+    if country:
+        qs = qs.filter(Q(country__iexact=country) | Q(country_code__iexact=country))
+    if category:
+        qs = qs.filter(category__iexact=category)
+    if guests:
+        qs = qs.filter(guests__gte=guests)
+    if bedrooms:
+        qs = qs.filter(bedrooms__gte=bedrooms)
+    if bathrooms:
+        qs = qs.filter(bathrooms__gte=bathrooms)
+    if checkin and checkout:
+        qs = qs.free_between(checkin, checkout)
+    return qs
+
+
+def property_get(*, property_id: Any, user: Caller) -> Property:
+    return get_or_404(Property.objects.with_favorites(user), pk=property_id)
+
+
+def _with_property(qs: QuerySet[Reservation], user: Caller) -> QuerySet[Reservation]:
+    # One extra query for all the page's properties, each with the caller's flag.
+    return qs.prefetch_related(Prefetch("property", queryset=Property.objects.with_favorites(user)))
+
+
+def property_reservations(*, property_id: Any, user: Caller) -> QuerySet:
+    """The stays of one property: whole for its landlord, dates only for anyone else.
+
+    Others get plain `{"start_date", "end_date"}` rows, so nothing more about the
+    guests can leak through serialization.
+    """
+    prop = get_or_404(Property.objects.only("id", "landlord_id"), pk=property_id)
+    qs = Reservation.objects.filter(property=prop).order_by("start_date", "id")
+    if user.is_authenticated and prop.landlord_id == user.pk:
+        return _with_property(qs, user)
+    return qs.values("start_date", "end_date")
+
+
+def guest_reservations(*, user: User) -> QuerySet[Reservation]:
+    """The caller's own stays, soonest first."""
+    return _with_property(Reservation.objects.filter(guest=user), user).order_by("start_date", "id")
