@@ -182,6 +182,10 @@ else:
 
 # Events are stored so that streams can resume (Last-Event-ID) after a restart.
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+# Who may read which stream channel (participants only): see messaging.events.
+EVENTSTREAM_CHANNELMANAGER_CLASS = "messaging.events.ChannelManager"
+# Seconds of silence before a stream sends a keep-alive (API.md: at most 20).
+STREAM_KEEPALIVE_SECONDS = min(env_int("STREAM_KEEPALIVE_SECONDS", 20), 20)
 
 if GRIP_URL:
     MIDDLEWARE.insert(0, "django_grip.GripMiddleware")
