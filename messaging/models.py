@@ -15,6 +15,8 @@ from django.utils import timezone
 if TYPE_CHECKING:
     from core.models import User
 
+# A message body holds at most this many characters once trimmed (API.md).
+BODY_MAX_LENGTH = 4000
 # Stands in for "never read" so that one comparison covers both cases.
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -160,7 +162,7 @@ class ConversationMessage(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
     )
-    body = models.TextField(max_length=4000)
+    body = models.TextField(max_length=BODY_MAX_LENGTH)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_messages"
     )

@@ -1,0 +1,107 @@
+"""Shapes of the messaging API (API.md: Message, Conversation) and the stream payload.
+
+`message_payload` is the one place a Message becomes JSON outside an HTTP answer:
+the streams send it as event data, so an event equals the POST answer exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from ninja import Schema
+from pydantic import Field, PlainSerializer, StringConstraints, WithJsonSchema
+
+from core.schemas import UserOut
+from messaging.models import BODY_MAX_LENGTH, ConversationMessage
+
+
+def _iso_utc(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+# Full microseconds, always UTC with "Z", in HTTP answers and stream events alike.
+# (The default JSON encoder cuts to milliseconds, which would make messages sent
+# within one millisecond look simultaneous and the event data differ from the
+# POST answer.) A string in both dump modes, so both paths print the same text.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_iso_utc, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class MessageIn(Schema):
+    body: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=BODY_MAX_LENGTH),
+    ] = Field(..., description=f"Trimmed, then 1 to {BODY_MAX_LENGTH} characters.")
+
+
+class MessageOut(Schema):
+    id: UUID
+    conversation_id: UUID
+    body: str
+    created_by: UserOut
+    sent_to: UserOut
+    created_at: Timestamp
+
+
+def message_payload(message: ConversationMessage) -> dict[str, Any]:
+    """A Message as a JSON-ready dict, equal to the body of the POST answer.
+
+    Runs no query when `created_by` and `sent_to` are loaded (as `send_message`
+    and `ConversationMessage.objects.with_people()` leave them).
+    """
+    return MessageOut.from_orm(message).model_dump(mode="json")
+
+
+class ConversationOut(Schema):
+    id: UUID
+    users: list[UserOut] = Field(..., description="The two participants.")
+    created_at: Timestamp
+    modified_at: Timestamp = Field(..., description="Latest activity: the last message's time.")
+    last_message: MessageOut | None
+    unread_count: int = Field(..., description="The other side's messages not yet read.")
+
+    @staticmethod
+    def resolve_users(obj: Any) -> list[Any]:
+        return [obj.user_low, obj.user_high]
+
+    @staticmethod
+    def resolve_last_message(obj: Any) -> Any:
+        latest = obj.latest_messages
+        return latest[0] if latest else None
+
+
+class ConversationDetailOut(ConversationOut):
+    messages: list[MessageOut] = Field(..., description="The latest 50 messages, oldest first.")
+    has_more: bool = Field(..., description="Whether older messages exist.")
+
+    @staticmethod
+    def resolve_messages(obj: Any) -> list[Any]:
+        return obj.history.items
+
+    @staticmethod
+    def resolve_has_more(obj: Any) -> bool:
+        return obj.history.has_more
+
+
+class MessagePageOut(Schema):
+    items: list[MessageOut] = Field(..., description="Oldest first.")
+    has_more: bool = Field(..., description="Whether messages older than these exist.")
+
+
+class HistoryQuery(Schema):
+    before: UUID | None = Field(
+        None,
+        description="A message id of this conversation: the page just older than it. "
+        "Leave out for the latest page. An id not in this conversation answers 404.",
+    )
+    limit: int = Field(50, ge=1, le=100)
+
+
+class StartOut(Schema):
+    id: UUID
+    created: bool

@@ -1,0 +1,109 @@
+"""Reads of the messaging app: the inbox, one conversation, history pages.
+
+Every read is scoped to the caller: a conversation the caller is not part of is
+"not found", so its existence is never revealed (API.md). Each function runs a
+fixed number of queries whatever the number of conversations or messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from core.errors import NotFound
+from core.models import User
+from core.selectors import get_or_404
+from messaging.models import (
+    Conversation,
+    ConversationMessage,
+    ConversationQuerySet,
+    Participant,
+)
+
+# Messages shown with a conversation (API.md: "the latest 50").
+DETAIL_MESSAGES = 50
+NOT_PARTICIPANT = "Conversation not found."
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """A slice of history, oldest first, and whether older messages exist."""
+
+    items: list[ConversationMessage]
+    has_more: bool
+
+
+def inbox(*, user: User) -> ConversationQuerySet:
+    """The caller's conversations, latest activity first, ready to serialize.
+
+    Three queries for any page: the conversations (with both users joined and the
+    caller's unread count as a subquery), then one prefetch for the last messages.
+    """
+    return Conversation.objects.for_inbox(user)
+
+
+def conversation_detail(*, user: User, conversation_id: UUID) -> Conversation:
+    """One of the caller's conversations with its latest messages in `history`.
+
+    The last message is the newest item of that page, so it is taken from there
+    rather than prefetched again.
+    """
+    conversation = get_or_404(
+        Conversation.objects.of_user(user).with_users().with_unread_count(user),
+        pk=conversation_id,
+    )
+    page = _page(conversation_id=conversation.pk, before=None, limit=DETAIL_MESSAGES)
+    conversation.history = page  # type: ignore[attr-defined]
+    conversation.latest_messages = page.items[-1:]  # type: ignore[attr-defined]
+    return conversation
+
+
+def message_history(
+    *, user: User, conversation_id: UUID, before: UUID | None, limit: int
+) -> MessagePage:
+    """The page of `limit` messages just older than message `before` (or the latest page).
+
+    The cursor is `(created_at, id)` of that message, so pages neither skip nor
+    repeat messages however many arrive meanwhile. A `before` id that is not a
+    message of this conversation is "not found" (404), not an empty page: it is a
+    client bug worth surfacing.
+    """
+    if not is_participant(user, conversation_id):
+        raise NotFound(NOT_PARTICIPANT)
+    return _page(conversation_id=conversation_id, before=before, limit=limit)
+
+
+def _page(*, conversation_id: UUID, before: UUID | None, limit: int) -> MessagePage:
+    messages = ConversationMessage.objects.filter(conversation_id=conversation_id)
+    if before is not None:
+        cursor = messages.filter(pk=before).values("created_at", "id").first()
+        if cursor is None:
+            raise NotFound("Message not found in this conversation.")
+        messages = messages.filter(
+            Q(created_at__lt=cursor["created_at"])
+            | Q(created_at=cursor["created_at"], id__lt=cursor["id"])
+        )
+    # One row more than asked tells whether an older page exists.
+    newest_first = list(messages.with_people().order_by("-created_at", "-id")[: limit + 1])
+    return MessagePage(items=newest_first[:limit][::-1], has_more=len(newest_first) > limit)
+
+
+def user_conversation_ids(user: User) -> list[UUID]:
+    """Ids of every conversation `user` is part of (one query): the inbox stream's channels."""
+    return list(Participant.objects.filter(user=user).values_list("conversation_id", flat=True))
+
+
+def is_participant(user: User, conversation_id: Any) -> bool:
+    """Whether `user` is part of that conversation (one query).
+
+    Takes a UUID or its string form; a malformed id is simply not a conversation
+    of the user, so callers handling URL parts need no separate check.
+    """
+    try:
+        return Participant.objects.filter(user=user, conversation_id=conversation_id).exists()
+    except (ValidationError, ValueError):
+        return False

@@ -1,0 +1,128 @@
+"""Writes of the messaging app: start a conversation, send a message, mark read."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from core.errors import BadRequest, Invalid, NotFound
+from core.models import User
+from core.selectors import get_or_404, get_user
+from messaging import events
+from messaging.models import BODY_MAX_LENGTH, Conversation, ConversationMessage, Participant
+from messaging.selectors import NOT_PARTICIPANT
+
+_TICK = timedelta(microseconds=1)
+
+
+def start_conversation(*, user: User, other_user_id: UUID) -> tuple[Conversation, bool]:
+    """The one conversation between `user` and another user, and whether it is new.
+
+    Race-safe without locks: the unique pair key lets exactly one concurrent insert
+    win; the losers' IntegrityError means "it exists now", so they read the winner's
+    row. Both participants are created in the same transaction as the conversation,
+    so nobody ever sees a conversation without its read state.
+    """
+    if other_user_id == user.pk:
+        raise BadRequest("You cannot start a conversation with yourself.")
+    other = get_user(other_user_id)
+    low, high = Conversation.ordered_pair(user, other)
+    pair = Conversation.objects.filter(user_low=low, user_high=high)
+    existing = pair.first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(user_low=low, user_high=high)
+            Participant.objects.bulk_create(
+                [
+                    Participant(conversation=conversation, user=low),
+                    Participant(conversation=conversation, user=high),
+                ]
+            )
+    except IntegrityError:
+        existing = pair.first()
+        if existing is None:  # not the pair key (e.g. the other user was just deleted)
+            raise
+        return existing, False
+    return conversation, True
+
+
+def clean_body(body: Any) -> str:
+    """The stored form of a message body: trimmed, 1 to BODY_MAX_LENGTH characters.
+
+    NUL is refused because PostgreSQL cannot store it in text (it would be a 500).
+    """
+    if not isinstance(body, str):
+        raise Invalid("body must be a string.")
+    text = body.strip()
+    if not text:
+        raise Invalid("body must not be blank.")
+    if len(text) > BODY_MAX_LENGTH:
+        raise Invalid(f"body must be at most {BODY_MAX_LENGTH} characters.")
+    if "\x00" in text:
+        raise Invalid("body must not contain NUL characters.")
+    return text
+
+
+def send_message(*, conversation_id: UUID, sender: User, body: str) -> ConversationMessage:
+    """Store a message from a participant, then announce it once it is committed.
+
+    Streams must deliver messages in their stored order `(created_at, id)`, and they
+    learn of messages in commit order. The two agree only if `created_at` is chosen
+    while holding the conversation's write lock: the conversation row is locked
+    first (`select_for_update` on PostgreSQL; on SQLite `BEGIN IMMEDIATE` already
+    serialises writers), then `created_at` is set past the conversation's
+    `modified_at`, which is the previous message's `created_at`. Timestamps thus
+    increase strictly per conversation, in commit order, even if the clock steps
+    back or two writers read the same instant.
+
+    The message, the `modified_at` bump and the message's events are one
+    transaction, so a failure leaves nothing behind. `events.publish_message` is
+    called inside it, under the same lock: it stores the events there, so event ids
+    follow commit order too, and it wakes the streams only after commit
+    (`on_commit`), so nobody is told of a message that was not stored.
+    """
+    text = clean_body(body)
+    with transaction.atomic():
+        conversation = get_or_404(
+            Conversation.objects.of_user(sender).with_users().select_for_update(of=("self",)),
+            pk=conversation_id,
+        )
+        created_at = max(timezone.now(), conversation.modified_at + _TICK)
+        message = ConversationMessage.objects.create(
+            conversation=conversation,
+            body=text,
+            created_by=sender,
+            sent_to=conversation.other_user(sender),
+            created_at=created_at,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(modified_at=created_at)
+        conversation.modified_at = created_at
+        events.publish_message(message)
+    return message
+
+
+def mark_read(*, conversation_id: UUID, user: User) -> None:
+    """Mark everything up to the conversation's latest message as read by `user`.
+
+    The mark is that message's `created_at`, not "now": a message committed a moment
+    later always has a later `created_at` (see `send_message`), so it still counts as
+    unread. One UPDATE both checks participation and writes.
+    """
+    latest = (
+        ConversationMessage.objects.filter(conversation_id=conversation_id)
+        .order_by("-created_at", "-id")
+        .values("created_at")[:1]
+    )
+    updated = Participant.objects.filter(conversation_id=conversation_id, user=user).update(
+        last_read_at=Coalesce(Subquery(latest), F("last_read_at"))
+    )
+    if not updated:
+        raise NotFound(NOT_PARTICIPANT)
