@@ -232,3 +232,12 @@ def live_server_factory(transactional_db: None, tmp_path: Path, settings: Any) -
 @pytest.fixture
 def live_server(live_server_factory: Any) -> LiveServer:
     return live_server_factory()
+
+
+@pytest.fixture(autouse=True)
+def _live_server_helper() -> None:
+    """Replaces pytest-django's autouse helper of the same name.
+
+    That helper assumes any fixture called `live_server` is pytest-django's own
+    (threaded, in-process) server and crashes on ours, the uvicorn subprocess above.
+    """
