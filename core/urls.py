@@ -1,5 +1,10 @@
-"""Server-rendered pages of the core app."""
+"""Server-rendered pages of the core app: signing in and out."""
 
-from django.urls import path  # noqa: F401
+from core import views
+from core.web import page_paths
 
-urlpatterns: list = []
+urlpatterns = [
+    *page_paths("login", views.login_page, "login"),
+    *page_paths("signup", views.signup_page, "signup"),
+    *page_paths("logout", views.logout_page, "logout"),
+]

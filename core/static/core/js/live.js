@@ -1,0 +1,138 @@
+// Live updates over Server-Sent Events.
+//
+// `openStream` wraps EventSource. While the browser reconnects by itself it resends
+// Last-Event-ID and the server replays what was missed. The browser gives up for good
+// only when the server answers with something other than a stream (a 401 once the
+// 15-minute access cookie has expired, a 502 from a proxy); then the cookie is renewed
+// if it is due and the stream reopened with `?lastEventId=` (a new EventSource cannot
+// set the header), so no message is lost across the gap. Consumers still dedupe by
+// message id: the sender's own POST answer and its echo on the stream are one message.
+//
+// `onInboxMessage` shares ONE inbox stream between all tabs of a signed-in person:
+// browsers allow about six connections per host, and a stream per tab would starve
+// ordinary requests after a few tabs. The tab holding a Web Lock opens the stream and
+// rebroadcasts its events on a BroadcastChannel; when that tab closes, the lock passes
+// to another tab, which resumes from the last event id it heard.
+
+import { goToLogin, me, renew, tokenSecondsLeft } from "stayhub/session.js";
+
+function withLastId(url, lastId) {
+  if (!lastId) return url;
+  const sep = url.includes("?") ? "&" : "?";
+  return `${url}${sep}lastEventId=${encodeURIComponent(lastId)}`;
+}
+
+/**
+ * Open an SSE stream of `message` events. `onMessage(data, eventId)` gets each parsed
+ * message; `onState("open" | "reconnecting")` reports the connection. Returns
+ * `{close()}`.
+ */
+export function openStream(url, { onMessage, onState = () => {}, lastId = null }) {
+  let lastEventId = lastId;
+  let source = null;
+  let closed = false;
+  let delay = 500;
+
+  const reopen = async () => {
+    if (closed) return;
+    try {
+      if (tokenSecondsLeft() < 30 && !(await renew())) {
+        goToLogin();
+        return;
+      }
+    } catch {
+      // network down: just try the stream again later
+    }
+    setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 15000);
+  };
+
+  function connect() {
+    if (closed) return;
+    source = new EventSource(withLastId(url, lastEventId));
+    source.addEventListener("open", () => {
+      delay = 500;
+      onState("open");
+    });
+    source.addEventListener("message", (event) => {
+      if (event.lastEventId) lastEventId = event.lastEventId;
+      let data;
+      try {
+        data = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      onMessage(data, event.lastEventId);
+    });
+    source.addEventListener("error", () => {
+      onState("reconnecting");
+      if (source.readyState === EventSource.CLOSED) {
+        source.close();
+        reopen();
+      }
+    });
+  }
+
+  connect();
+  return {
+    close() {
+      closed = true;
+      if (source) source.close();
+    },
+  };
+}
+
+const inboxListeners = new Set();
+let inboxStarted = false;
+
+function startInbox() {
+  if (inboxStarted || !me) return;
+  inboxStarted = true;
+  const deliver = (message) => {
+    for (const listener of inboxListeners) listener(message);
+  };
+  if (!navigator.locks || typeof BroadcastChannel === "undefined") {
+    openStream("/api/chat/events", { onMessage: deliver });
+    return;
+  }
+  const channel = new BroadcastChannel(`stayhub-inbox:${me.id}`);
+  let heardId = null;
+  channel.addEventListener("message", (event) => {
+    if (event.data && event.data.type === "message") {
+      heardId = event.data.id || heardId;
+      deliver(event.data.message);
+    }
+  });
+  // Held until this tab goes away; then the next waiting tab takes over the stream.
+  navigator.locks.request(`stayhub-inbox-stream:${me.id}`, () => new Promise(() => {
+    openStream("/api/chat/events", {
+      lastId: heardId,
+      onMessage: (message, id) => {
+        channel.postMessage({ type: "message", id, message });
+        deliver(message);
+      },
+    });
+  }));
+}
+
+/** Call `listener(message)` for every message of every conversation of the visitor. */
+export function onInboxMessage(listener) {
+  inboxListeners.add(listener);
+  startInbox();
+}
+
+const readChannel = typeof BroadcastChannel !== "undefined" && me
+  ? new BroadcastChannel(`stayhub-read:${me.id}`)
+  : null;
+
+/** Tell this tab and the others that unread counts changed (a conversation was read). */
+export function announceRead(conversationId) {
+  window.dispatchEvent(new CustomEvent("stayhub:read", { detail: { conversationId } }));
+  if (readChannel) readChannel.postMessage({ conversationId });
+}
+
+/** Call `listener(conversationId)` when any tab marks a conversation read. */
+export function onRead(listener) {
+  window.addEventListener("stayhub:read", (event) => listener(event.detail.conversationId));
+  if (readChannel) readChannel.addEventListener("message", (event) => listener(event.data.conversationId));
+}

@@ -1,0 +1,142 @@
+// The page session and the API client.
+//
+// The server renders the signed-in visitor and their current access token into the
+// page (#stayhub-session); the token then lives in this module's memory only. API
+// writes send it as `Authorization: Bearer` (the cookie alone never authorizes a
+// write). When it has expired (401), the client renews it ONCE through
+// POST /api/auth/refresh, which reads the HttpOnly refresh cookie and sets fresh
+// cookies.
+//
+// Refresh tokens rotate and a spent one answers 401, so two tabs renewing at the same
+// moment with the same cookie would make one of them look logged out. Renewals are
+// therefore serialised across every tab of this origin by a Web Lock: the second tab
+// waits, then refreshes with the cookie the first one left in the jar. Where Web Locks
+// are missing, a 401 from refresh is retried once after a short pause for the same
+// reason. Only a second 401 means the visitor is really signed out.
+
+const sessionTag = document.getElementById("stayhub-session");
+const session = sessionTag ? JSON.parse(sessionTag.textContent) : null;
+
+/** The signed-in user `{id, name}`, or null for a visitor. */
+export const me = session ? session.user : null;
+let accessToken = session ? session.access : null;
+
+const SIGNED_IN_HINT = "stayhub:signed-in";
+if (me) localStorage.setItem(SIGNED_IN_HINT, me.id);
+
+export class ApiError extends Error {
+  constructor(status, detail, retryAfter = null) {
+    super(typeof detail === "string" ? detail : "Request failed");
+    this.status = status;
+    this.detail = detail;
+    this.retryAfter = retryAfter;
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The login page that comes back here (or to `next`) afterwards. */
+export function loginUrl(next = location.pathname + location.search) {
+  return `/login?next=${encodeURIComponent(next)}`;
+}
+
+export function goToLogin() {
+  localStorage.removeItem(SIGNED_IN_HINT);
+  location.assign(loginUrl());
+}
+
+/** Whether a previous page of this browser was signed in (a refresh may revive it). */
+export function wasSignedIn() {
+  return localStorage.getItem(SIGNED_IN_HINT) !== null;
+}
+
+export function forgetSignedIn() {
+  localStorage.removeItem(SIGNED_IN_HINT);
+}
+
+async function refreshWithCookie() {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    const response = await fetch("/api/auth/refresh", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
+    if (response.ok) {
+      accessToken = (await response.json()).access;
+      return true;
+    }
+    if (response.status !== 401) throw new ApiError(response.status, "Could not renew the session");
+    await sleep(300);
+  }
+  return false;
+}
+
+let renewal = null;
+
+/**
+ * Renew the access token (and both cookies) through the refresh cookie.
+ * Resolves true when renewed, false when the visitor is signed out; rejects on a
+ * network error. Concurrent callers in this tab share one renewal.
+ */
+export function renew() {
+  if (!renewal) {
+    const run = () => refreshWithCookie();
+    const locked = navigator.locks ? navigator.locks.request("stayhub-refresh", run) : run();
+    renewal = locked.finally(() => {
+      renewal = null;
+    });
+  }
+  return renewal;
+}
+
+/** Seconds until the in-memory access token expires (0 when unknown or past). */
+export function tokenSecondsLeft() {
+  if (!accessToken) return 0;
+  try {
+    const payload = JSON.parse(atob(accessToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return Math.max(0, payload.exp - Date.now() / 1000);
+  } catch {
+    return 0;
+  }
+}
+
+async function errorFrom(response) {
+  let detail = `Request failed (${response.status})`;
+  try {
+    detail = (await response.json()).detail ?? detail;
+  } catch {
+    // not JSON: keep the generic text
+  }
+  const retry = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+  return new ApiError(response.status, detail, Number.isNaN(retry) ? null : retry);
+}
+
+/**
+ * Call the JSON API as the signed-in visitor. Resolves to the decoded body (null for
+ * 204); rejects with ApiError for an error answer, or a TypeError when the network
+ * failed. A visitor who turns out to be signed out is sent to the login page.
+ */
+export async function api(method, path, body) {
+  const send = () => {
+    const headers = { Accept: "application/json" };
+    if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  };
+  let response = await send();
+  if (response.status === 401) {
+    if (me && (await renew())) response = await send();
+    if (response.status === 401) {
+      goToLogin();
+      throw new ApiError(401, "Please log in again.");
+    }
+  }
+  if (!response.ok) throw await errorFrom(response);
+  return response.status === 204 ? null : response.json();
+}
