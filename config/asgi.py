@@ -1,4 +1,9 @@
-"""ASGI entry point: `uvicorn config.asgi:application` serves everything."""
+"""ASGI entry point: `uvicorn config.asgi:application` serves everything.
+
+The two SSE stream paths are answered by `messaging.streams.StreamRoute` in front of
+Django's handler, so that an open stream holds no thread (see that module); every
+other request, and Pushpin's stream requests under GRIP, go to Django.
+"""
 
 import os
 
@@ -6,4 +11,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from messaging.streams import StreamRoute  # noqa: E402  (needs the apps loaded above)
+
+application = StreamRoute(django_application)

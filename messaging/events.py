@@ -1,20 +1,132 @@
-"""Placeholder for the event fan-out: the streams engineer replaces this module.
+"""The message streams' channels, how a message is published on them, and who may read them.
 
-It exists only so that `messaging.services.send_message` can register its
-after-commit hook before the real publisher lands.
+Channels (django-eventstream's, stored by `DjangoModelStorage` so every event has an id):
+- `conversation-<conversation id>`: what `GET /api/chat/{id}/events` streams;
+- `inbox-<user id>`: what `GET /api/chat/events` streams. Every message is also sent to
+  both participants' inbox channels, so an inbox stream sees conversations that were
+  started after it opened without having to subscribe to them.
+
+Ordering (event order == stored order, each event once):
+1. `publish_message` is called INSIDE the transaction that stores the message. It appends
+   the message's events to the library's storage there, so the event ids come from the
+   same transaction: the storage's per-channel counter row is locked (`select_for_update`,
+   SQLite's write lock) until commit, which makes ids per channel dense and increasing in
+   commit order. `send_message` gives `created_at` under the conversation's write lock, so
+   within a conversation commit order is also the stored `(created_at, id)` order.
+   A rolled-back message leaves no event and no gap.
+2. Listeners are woken only after commit (`transaction.on_commit`), so nobody is told of a
+   message that is not there. Two threads' on_commit hooks may still run the other way
+   round (event 6 woken before event 5): the stream route (`messaging.streams`) only
+   writes an event whose id follows the last one it wrote; on a gap it re-reads storage
+   in id order, and it drops ids it has already written. Storage, not the wake-up order,
+   is the truth.
+3. Delivery after commit is the library's: local listener queues, or Redis pub/sub to
+   every process when `EVENTSTREAM_REDIS` is set, plus a GRIP publish (with `prev_id`,
+   so Pushpin also notices gaps) when `GRIP_URL` is set.
+
+Counter rows are created ahead with Django's savepoint-safe `get_or_create` (the
+library's own first-use creation would abort a PostgreSQL transaction on a race), and
+locked in one global order (the conversation's channel, then inbox channels sorted)
+so that concurrent senders never deadlock.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import uuid
+from functools import partial
 
-if TYPE_CHECKING:
-    from messaging.models import ConversationMessage
+from django.conf import settings
+from django.db import transaction
+from django_eventstream.channelmanager import DefaultChannelManager
+from django_eventstream.event import Event
+from django_eventstream.models import EventCounter
+from django_eventstream.utils import get_storage, publish_event
+from django_eventstream.views import get_listener_manager
+from ninja.responses import NinjaJSONEncoder
+
+from core.models import User
+from messaging.models import ConversationMessage
+from messaging.schemas import message_payload
+from messaging.selectors import is_participant
+
+MESSAGE_EVENT = "message"
+CONVERSATION_PREFIX = "conversation-"
+INBOX_PREFIX = "inbox-"
+
+
+def conversation_channel(conversation_id: uuid.UUID | str) -> str:
+    return f"{CONVERSATION_PREFIX}{conversation_id}"
+
+
+def inbox_channel(user_id: uuid.UUID | str) -> str:
+    return f"{INBOX_PREFIX}{user_id}"
+
+
+def stream_channels(user_id: uuid.UUID | str, conversation_id: uuid.UUID | None) -> list[str]:
+    """The channel a stream reads: its conversation's, or without one the caller's inbox."""
+    if conversation_id is None:
+        return [inbox_channel(user_id)]
+    return [conversation_channel(conversation_id)]
+
+
+class ChannelManager(DefaultChannelManager):
+    """`EVENTSTREAM_CHANNELMANAGER_CLASS`: the one place that says who may read a channel.
+
+    The stream route asks it (through the library's `get_events`) before a stream opens
+    and on every storage re-read, and so does the library under GRIP, where follow-up
+    requests carry a signed `es-meta` instead of the caller's token.
+    """
+
+    def can_read_channel(self, user: User | None, channel: str) -> bool:
+        if user is None or not user.is_authenticated:
+            return False
+        if channel.startswith(INBOX_PREFIX):
+            return channel == inbox_channel(user.pk)
+        if channel.startswith(CONVERSATION_PREFIX):
+            return is_participant(user, channel.removeprefix(CONVERSATION_PREFIX))
+        return False
 
 
 def publish_message(message: ConversationMessage) -> None:
-    """Tell every stream of the conversation about a stored message (no-op for now).
+    """Store the message's events now and wake the streams once the transaction commits.
 
-    The streams engineer replaces this with the django-eventstream publisher; it is
-    called from `transaction.on_commit`, so only committed messages are announced.
+    Call it inside the transaction that stores the message, after the message row is
+    written (see the module docstring for why). Outside a transaction it still works:
+    events are stored and delivered at once, in the order of the calls.
     """
+    data = json.dumps(message_payload(message), cls=NinjaJSONEncoder)
+    channels = [
+        conversation_channel(message.conversation_id),
+        *sorted({inbox_channel(message.created_by_id), inbox_channel(message.sent_to_id)}),
+    ]
+    storage = get_storage()
+    with transaction.atomic():
+        for channel in channels:
+            EventCounter.objects.get_or_create(name=channel)
+        events = [storage.append_event(channel, MESSAGE_EVENT, data) for channel in channels]
+    transaction.on_commit(partial(_deliver, events))
+
+
+def _deliver(events: list[Event]) -> None:
+    """The second half of the library's `send_event`, for events already in storage."""
+    from django_eventstream import eventstream
+
+    for event in events:
+        pub_id = str(event.id)
+        if eventstream.redis_client is not None:
+            eventstream.redis_client.publish(
+                "events_channel",
+                json.dumps(
+                    {
+                        "channel": event.channel,
+                        "event_type": event.type,
+                        "data": event.data,
+                        "pub_id": pub_id,
+                    }
+                ),
+            )
+        else:
+            get_listener_manager().add_to_queues(event.channel, event)
+        if settings.GRIP_URL:
+            publish_event(event.channel, event.type, event.data, pub_id, str(event.id - 1))
