@@ -1,0 +1,170 @@
+"""Concurrent bookings of overlapping stays: exactly one succeeds, on every database.
+
+In-process threads exercise the database the suite runs on (SQLite: the serialised
+write; PostgreSQL: the exclusion constraint). A second test always exercises
+PostgreSQL: a fresh database, migrated, behind a real uvicorn server, hit by
+concurrent HTTP requests; it is skipped loudly where PostgreSQL is missing and fails
+under STAYHUB_REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+from django.db import connection
+
+from listings.models import Reservation
+from tests.conftest import ROOT, LiveServer, client_for, free_port, make_user
+from tests.listings.conftest import PROPERTY_BODY, days_from_today, make_property
+from tests.support.services import unavailable
+
+THREADS = 8
+
+
+def overlapping_stay(i: int) -> dict:
+    """Stays that all share the night of day 10, each a little different."""
+    return {
+        "start_date": days_from_today(10 - i % 3).isoformat(),
+        "end_date": days_from_today(11 + i % 2).isoformat(),
+        "guests": 1,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_overlapping_bookings_leave_exactly_one(user):
+    prop = make_property(user)
+    clients = [client_for(make_user()) for _ in range(THREADS)]
+    start = threading.Barrier(THREADS)
+
+    def attempt(i: int) -> int:
+        try:
+            start.wait(timeout=10)
+            r = clients[i].post(f"/api/properties/{prop.pk}/reservations", overlapping_stay(i))
+            return r.status_code
+        finally:
+            connection.close()  # each thread has its own connection; give it back
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        codes = list(pool.map(attempt, range(THREADS)))
+    assert sorted(codes) == [201] + [409] * (THREADS - 1), codes
+    assert Reservation.objects.filter(property=prop).count() == 1
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+PG_URL = os.environ.get("STAYHUB_TEST_PG_URL", "postgres://stayhub:stayhub@127.0.0.1:5432/stayhub")
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of this test's own, dropped afterwards."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(
+            _with_database(PG_URL, "postgres"), autocommit=True, connect_timeout=3
+        )
+    except Exception as exc:
+        unavailable("PostgreSQL", f"{PG_URL}: {exc}")
+    name = f"stayhub_test_booking_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(PG_URL, name)
+    try:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "DATABASE_URL": url}
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
+        yield url
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def postgres_server(postgres_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": postgres_url,
+        "DEBUG": "0",
+        "STAYHUB_ALLOW_DEV_SECRET": "1",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    server = LiveServer(
+        url=f"http://127.0.0.1:{port}", port=port, env=env, log_path=tmp_path / "uvicorn.log"
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def _signup(http: httpx.Client, n: int) -> dict[str, str]:
+    body = {"email": f"user{n}@example.com", "password": "Zq7!long-pass", "name": f"U{n}"}
+    r = http.post("/api/auth/signup", json=body)
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['access']}"}
+
+
+@pytest.mark.live
+@pytest.mark.services
+def test_postgres_exclusion_constraint_lets_one_of_many_concurrent_bookings_through(
+    postgres_server: LiveServer, postgres_url: str
+):
+    import psycopg
+
+    with httpx.Client(base_url=postgres_server.url, timeout=20) as http:
+        host = _signup(http, 0)
+        guests = [_signup(http, n) for n in range(1, THREADS + 1)]
+        prop = http.post("/api/properties", json=PROPERTY_BODY, headers=host).json()
+
+        start = threading.Barrier(THREADS)
+
+        def attempt(i: int) -> int:
+            start.wait(timeout=10)
+            path = f"/api/properties/{prop['id']}/reservations"
+            return http.post(path, json=overlapping_stay(i), headers=guests[i]).status_code
+
+        with ThreadPoolExecutor(THREADS) as pool:
+            codes = list(pool.map(attempt, range(THREADS)))
+    assert sorted(codes) == [201] + [409] * (THREADS - 1), codes
+
+    # The database itself refuses an overlap written behind the service's back,
+    # and accepts a stay that starts the day the booked one ends.
+    with psycopg.connect(postgres_url) as db:
+        property_id, guest_id, start_date, end_date = db.execute(
+            "SELECT property_id, guest_id, start_date, end_date FROM listings_reservation"
+        ).fetchone()
+        insert = (
+            "INSERT INTO listings_reservation (id, property_id, guest_id, start_date, end_date,"
+            " guests, number_of_nights, total_price, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, 1, 1, 1, now())"
+        )
+        with pytest.raises(psycopg.errors.ExclusionViolation):
+            db.execute(insert, (uuid.uuid4(), property_id, guest_id, start_date, end_date))
+        db.rollback()
+        next_stay = (end_date, end_date + timedelta(days=2))
+        db.execute(insert, (uuid.uuid4(), property_id, guest_id, *next_stay))
+        db.commit()
+        assert db.execute("SELECT count(*) FROM listings_reservation").fetchone() == (2,)
