@@ -133,6 +133,11 @@ class Reservation(models.Model):
     def __str__(self) -> str:
         return f"{self.property_id}: {self.start_date} to {self.end_date}"
 
+    def price(self) -> None:
+        """Set nights and total from the dates and the property's nightly price."""
+        self.number_of_nights = (self.end_date - self.start_date).days
+        self.total_price = self.number_of_nights * self.property.price_per_night
+
     def clean(self) -> None:
         """Readable errors for forms (the admin); the database has the final word."""
         super().clean()

@@ -147,15 +147,13 @@ def favorite_toggle(*, property_id: Any, user: User) -> bool:
         return True
 
 
-def _check_stay(start_date: date, end_date: date) -> int:
+def _check_stay(start_date: date, end_date: date) -> None:
     if end_date <= start_date:
         raise Invalid("end_date must be after start_date.")
     if start_date < timezone.localdate():
         raise Invalid("start_date is in the past.")
-    nights = (end_date - start_date).days
-    if nights > MAX_NIGHTS:
+    if (end_date - start_date).days > MAX_NIGHTS:
         raise Invalid(f"A stay is at most {MAX_NIGHTS} nights.")
-    return nights
 
 
 def reservation_create(
@@ -167,7 +165,7 @@ def reservation_create(
     dates do not wait for each other); elsewhere the property row is locked and the
     check and insert run in one serialised transaction (SQLite: BEGIN IMMEDIATE).
     """
-    nights = _check_stay(start_date, end_date)
+    _check_stay(start_date, end_date)
     try:
         with transaction.atomic():
             candidates = Property.objects.all()
@@ -180,15 +178,11 @@ def reservation_create(
                 raise Invalid(f"This property takes at most {prop.guests} guests.")
             if Reservation.objects.overlapping(prop.pk, start_date, end_date).exists():
                 raise Conflict("These dates overlap another stay.")
-            reservation = Reservation.objects.create(
-                property=prop,
-                guest=guest,
-                start_date=start_date,
-                end_date=end_date,
-                guests=guests,
-                number_of_nights=nights,
-                total_price=nights * prop.price_per_night,
+            reservation = Reservation(
+                property=prop, guest=guest, start_date=start_date, end_date=end_date, guests=guests
             )
+            reservation.price()
+            reservation.save(force_insert=True)
     except IntegrityError as exc:
         if NO_OVERLAP_NAME in str(exc):
             raise Conflict("These dates overlap another stay.") from exc
