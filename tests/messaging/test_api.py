@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 
 from core.tokens import issue_pair
@@ -453,3 +454,21 @@ def test_concurrent_requests_on_a_real_server(live_server_factory):
         assert [m.body for m in stored if m.body.startswith(f"w{i}-")] == [
             f"w{i}-{n}" for n in range(50)
         ]
+
+
+# ------------------------------------------------------------------ admin
+
+
+def test_admin_pages_render_for_staff(chat, bob):
+    message = services.send_message(conversation_id=chat.pk, sender=bob, body="hello admin")
+    staff = Client()
+    staff.force_login(make_user(name="Staff", is_staff=True, is_superuser=True))
+    for url in (
+        "/admin/messaging/conversation/",
+        f"/admin/messaging/conversation/{chat.pk}/change/",
+        "/admin/messaging/conversationmessage/",
+        f"/admin/messaging/conversationmessage/{message.pk}/change/",
+    ):
+        response = staff.get(url)
+        assert response.status_code == 200, url
+    assert b"hello admin" in staff.get("/admin/messaging/conversationmessage/").content
