@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 
 class AccessibleForm(forms.Form):
     """Marks fields that failed validation so screen readers announce why."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if field.help_text:
+                field.widget.attrs["aria-describedby"] = f"{self[name].auto_id}-help"
 
     def full_clean(self) -> None:
         super().full_clean()
@@ -14,7 +22,8 @@ class AccessibleForm(forms.Form):
             if name in self.fields:
                 attrs = self.fields[name].widget.attrs
                 attrs["aria-invalid"] = "true"
-                attrs["aria-describedby"] = f"{self[name].auto_id}-error"
+                described = [attrs.get("aria-describedby", ""), f"{self[name].auto_id}-error"]
+                attrs["aria-describedby"] = " ".join(filter(None, described))
 
 
 class LoginForm(AccessibleForm):
@@ -36,5 +45,6 @@ class SignupForm(AccessibleForm):
     password = forms.CharField(
         max_length=128,
         strip=False,
+        help_text="At least 8 characters, not too common, not only digits.",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
