@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -87,6 +89,6 @@ class ReservationAdmin(admin.ModelAdmin):
     readonly_fields = ["number_of_nights", "total_price", "created_at"]
     date_hierarchy = "start_date"
 
-    def save_model(self, request: HttpRequest, obj: Reservation, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Reservation, form: Any, change: bool) -> None:
         obj.price()
         super().save_model(request, obj, form, change)
