@@ -22,6 +22,7 @@ install-dev: $(PY)
 
 demo: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
 
 run: demo serve
