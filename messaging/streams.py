@@ -93,6 +93,8 @@ NOT_FOUND = "Conversation not found."
 # flush, then `stream-open` (clients such as the bench count a stream ready on it).
 OPENING = ":" + " " * 2048 + "\n\n" + "event: stream-open\ndata:\n\n"
 KEEP_ALIVE = "event: keep-alive\ndata:\n\n"
+# Strong references to tasks started here (the event loop keeps only weak ones).
+_background: set[asyncio.Task] = set()
 
 
 # ---------------------------------------------------------------- request parsing
@@ -349,7 +351,35 @@ class StreamRoute:
             if match and not self._via_grip(scope):
                 await serve_stream(scope, receive, send, match["conversation"])
                 return
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _lifespan(receive: Receive, send: Send) -> None:
+        """Start the Redis fan-out at boot (Django's handler has no lifespan of its own).
+
+        The library starts its Redis subscriber with the first stream, so that stream's
+        first events could be published before the subscription is live.
+        """
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                manager = get_listener_manager()
+                if manager.redis_listener is not None:
+                    with manager.lock:
+                        if not manager.redis_listener_started:
+                            manager.redis_listener_started = True
+                            _background.add(
+                                asyncio.get_running_loop().create_task(
+                                    manager.start_redis_listener()
+                                )
+                            )
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     @staticmethod
     def _via_grip(scope: Scope) -> bool:
