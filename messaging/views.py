@@ -1,18 +1,23 @@
 """The inbox and conversation pages.
 
-The pages are shells rendered for a signed-in participant; their scripts load the
-conversations and messages from the chat API and keep them live over the event
-streams, so the markup for a message exists once (built in JS with textContent).
+The server renders the frame of each page (and, for a conversation, checks that the
+visitor takes part in it and names the other person); the scripts load conversations
+and messages from the chat API and keep them live over the event streams. A message's
+markup is built in one place only (conversation.js, with textContent), because most
+messages arrive live anyway.
 """
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from core.errors import NotFound
+from core.selectors import get_or_404
 from core.web import signed_in
+from messaging.models import Conversation
 
 
 @signed_in
@@ -22,4 +27,15 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
 
 @signed_in
 def conversation_page(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
-    return render(request, "messaging/conversation.html", {"conversation_id": conversation_id})
+    """404 for anyone not in the conversation, as the API does (its existence stays hidden)."""
+    try:
+        conversation = get_or_404(
+            Conversation.objects.of_user(request.user).with_users(), pk=conversation_id
+        )
+    except NotFound as exc:
+        raise Http404(exc.detail) from exc
+    return render(
+        request,
+        "messaging/conversation.html",
+        {"conversation": conversation, "other": conversation.other_user(request.user)},
+    )

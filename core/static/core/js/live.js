@@ -24,14 +24,17 @@ function withLastId(url, lastId) {
 
 /**
  * Open an SSE stream of `message` events. `onMessage(data, eventId)` gets each parsed
- * message; `onState("open" | "reconnecting")` reports the connection. Returns
- * `{close()}`.
+ * message; `onState("open" | "reconnecting")` reports the connection; `onResync()` is
+ * called when the stream opens again but cannot resume, because no event (so no id to
+ * resume from) had arrived before it dropped: the caller reloads what it shows, as the
+ * server cannot know what was missed. Returns `{close()}`.
  */
-export function openStream(url, { onMessage, onState = () => {}, lastId = null }) {
+export function openStream(url, { onMessage, onState = () => {}, onResync = () => {}, lastId = null }) {
   let lastEventId = lastId;
   let source = null;
   let closed = false;
   let delay = 500;
+  let opened = false;
 
   const reopen = async () => {
     if (closed) return;
@@ -53,6 +56,8 @@ export function openStream(url, { onMessage, onState = () => {}, lastId = null }
     source.addEventListener("open", () => {
       delay = 500;
       onState("open");
+      if (opened && !lastEventId) onResync();
+      opened = true;
     });
     source.addEventListener("message", (event) => {
       if (event.lastEventId) lastEventId = event.lastEventId;
@@ -83,6 +88,7 @@ export function openStream(url, { onMessage, onState = () => {}, lastId = null }
 }
 
 const inboxListeners = new Set();
+const inboxResyncListeners = new Set();
 let inboxStarted = false;
 
 function startInbox() {
@@ -91,16 +97,22 @@ function startInbox() {
   const deliver = (message) => {
     for (const listener of inboxListeners) listener(message);
   };
+  const resync = () => {
+    for (const listener of inboxResyncListeners) listener();
+  };
   if (!navigator.locks || typeof BroadcastChannel === "undefined") {
-    openStream("/api/chat/events", { onMessage: deliver });
+    openStream("/api/chat/events", { onMessage: deliver, onResync: resync });
     return;
   }
   const channel = new BroadcastChannel(`stayhub-inbox:${me.id}`);
   let heardId = null;
   channel.addEventListener("message", (event) => {
-    if (event.data && event.data.type === "message") {
+    if (!event.data) return;
+    if (event.data.type === "message") {
       heardId = event.data.id || heardId;
       deliver(event.data.message);
+    } else if (event.data.type === "resync") {
+      resync();
     }
   });
   // Held until this tab goes away; then the next waiting tab takes over the stream.
@@ -111,6 +123,10 @@ function startInbox() {
         channel.postMessage({ type: "message", id, message });
         deliver(message);
       },
+      onResync: () => {
+        channel.postMessage({ type: "resync" });
+        resync();
+      },
     });
   }));
 }
@@ -118,6 +134,12 @@ function startInbox() {
 /** Call `listener(message)` for every message of every conversation of the visitor. */
 export function onInboxMessage(listener) {
   inboxListeners.add(listener);
+  startInbox();
+}
+
+/** Call `listener()` when the inbox stream came back unable to resume: reload. */
+export function onInboxResync(listener) {
+  inboxResyncListeners.add(listener);
   startInbox();
 }
 

@@ -1,9 +1,8 @@
 // The navigation bar: the live unread count on "Inbox", logging out, and reviving a
 // session whose access cookie expired while the refresh cookie still holds.
 
-import { forgetSignedIn, me, renew, wasSignedIn } from "stayhub/session.js";
-import { api } from "stayhub/session.js";
-import { onInboxMessage, onRead } from "stayhub/live.js";
+import { api, forgetSignedIn, me, renew, wasSignedIn } from "stayhub/session.js";
+import { onInboxMessage, onInboxResync, onRead } from "stayhub/live.js";
 
 function setBadge(count) {
   for (const badge of document.querySelectorAll("[data-unread-badge]")) {
@@ -64,6 +63,7 @@ wireLogout();
 if (me) {
   recount();
   onInboxMessage(recountSoon);
+  onInboxResync(recountSoon);
   onRead(recountSoon);
   window.addEventListener("stayhub:recount", recountSoon);
 } else if (wasSignedIn() && !document.querySelector("[data-login-form]")) {
