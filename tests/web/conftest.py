@@ -9,6 +9,7 @@ auth rate limit out of the way.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,26 @@ def sign_in(context: BrowserContext, url: str, user: User, *, access: bool = Tru
     context.add_cookies(cookies)
 
 
+# Roles of controls in an ARIA snapshot; each must carry a name ("- button \"Send\"").
+CONTROL = re.compile(r"^\s*- '?(button|link|textbox|searchbox|spinbutton|checkbox|combobox)\b(.*)$")
+
+
+def unnamed_controls(page: Page) -> list[str]:
+    """Controls of the page that a screen reader would announce without a name."""
+    snapshot = page.locator("body").aria_snapshot()
+    return [
+        line.strip()
+        for line in snapshot.splitlines()
+        if (match := CONTROL.match(line)) and not match.group(2).lstrip().startswith('"')
+    ]
+
+
 def shoot(page: Page, name: str) -> list[Path]:
-    """Capture the page at desktop and phone widths into test-artifacts/screenshots/."""
+    """Capture the page at desktop and phone widths into test-artifacts/screenshots/.
+
+    Every page captured is also checked for controls without an accessible name.
+    """
+    assert unnamed_controls(page) == [], f"{name}: controls without a name"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size
     paths = []

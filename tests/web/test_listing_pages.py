@@ -108,3 +108,24 @@ def test_property_page_shows_host_and_contact_only_for_others(new_context, live_
     host_page.goto("/my/properties")
     expect(host_page.get_by_role("link", name="Sea view flat")).to_be_visible()
     shoot(host_page, "my-properties")
+
+
+def test_keyboard_alone_reaches_and_presses_the_heart_with_visible_focus(new_context, live_server):
+    host = make_user(name="Hugo Host")
+    guest = make_user(name="Gina Guest")
+    flat = make_property(host, title="Sea view flat")
+    page = new_context(user=guest).new_page()
+    page.goto("/")
+    for _ in range(25):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.favorite") == str(flat.id):
+            break
+    else:
+        pytest.fail("the heart cannot be reached with Tab")
+    assert page.evaluate("getComputedStyle(document.activeElement).boxShadow") != "none"
+    page.keyboard.press("Space")
+    heart = page.get_by_role("button", name="Favorite: Sea view flat")
+    expect(heart).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Enter")
+    expect(heart).to_have_attribute("aria-pressed", "false")
+    assert not Favorite.objects.filter(user=guest).exists()

@@ -1,0 +1,80 @@
+"""The access token expires under open pages: writes renew it, two tabs at once too.
+
+The server here issues 2-second access tokens, so a page rendered a moment ago holds an
+expired one. Refresh tokens rotate and a spent one answers 401, so two tabs renewing
+with the same refresh cookie at the same moment must not log the person out: the pages
+serialise renewals with a Web Lock (see core/static/core/js/session.js).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from listings.models import Favorite
+from tests.conftest import make_user
+from tests.web.factories import make_property
+
+pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+TTL = 2
+
+
+@pytest.fixture
+def live_server(live_server_factory, settings):
+    settings.JWT_ACCESS_TTL = timedelta(seconds=TTL)  # the tokens the test signs in with
+    return live_server_factory(JWT_ACCESS_TTL=str(TTL))
+
+
+def test_two_tabs_renew_an_expired_token_at_once_and_stay_signed_in(new_context, live_server):
+    host = make_user(name="Hugo Host")
+    guest = make_user(name="Gina Guest")
+    flat = make_property(host, title="Sea view flat")
+    cabin = make_property(host, title="Mountain cabin")
+    context = new_context(user=guest)
+    refresh_answers: list[int] = []
+    context.on(
+        "response",
+        lambda r: refresh_answers.append(r.status) if r.url.endswith("/api/auth/refresh") else None,
+    )
+    tab_a, tab_b = context.new_page(), context.new_page()
+    tab_a.goto("/")
+    tab_b.goto("/")
+    tab_a.wait_for_timeout((TTL + 1) * 1000)  # both pages' tokens are now expired
+
+    heart_a = tab_a.get_by_role("button", name="Favorite: Sea view flat")
+    heart_b = tab_b.get_by_role("button", name="Favorite: Mountain cabin")
+    # Both tabs press their heart at the same wall-clock moment, so that both find
+    # their token expired and renew at once.
+    at = tab_a.evaluate("Date.now() + 400")
+    for heart in (heart_a, heart_b):
+        heart.evaluate("(el, at) => setTimeout(() => el.click(), at - Date.now())", at)
+    expect(heart_a).to_have_attribute("aria-pressed", "true")
+    expect(heart_b).to_have_attribute("aria-pressed", "true")
+    assert set(Favorite.objects.filter(user=guest).values_list("property_id", flat=True)) == {
+        flat.id,
+        cabin.id,
+    }
+    # One renewal after the other, each with the cookie the previous one left: no 401.
+    assert refresh_answers and all(status == 200 for status in refresh_answers), refresh_answers
+    for tab in (tab_a, tab_b):
+        assert "/login" not in tab.url
+
+
+def test_expired_page_token_is_renewed_for_a_message(new_context, live_server):
+    from messaging import services as chat
+
+    host = make_user(name="Hugo Host")
+    guest = make_user(name="Gina Guest")
+    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    page = new_context(user=guest).new_page()
+    page.goto(f"/inbox/{conversation.pk}")
+    expect(page.locator("[data-stream-state]")).to_have_text("Live")
+    page.wait_for_timeout((TTL + 1) * 1000)
+    box = page.get_by_label("Message to Hugo Host")
+    box.fill("Still here")
+    box.press("Enter")
+    expect(page.locator("[data-messages] > li")).to_have_count(1)
+    expect(box).to_have_value("")
