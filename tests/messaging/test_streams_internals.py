@@ -8,22 +8,27 @@ order, a rolled-back message) or cannot be looked into (the listener registry).
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import uvicorn
 from django.db import transaction
 from django.test import RequestFactory
+from django.utils import timezone
 from django_eventstream.event import Event
+from django_eventstream.models import Event as StoredEvent
+from django_eventstream.storage import EVENT_TIMEOUT
 from django_eventstream.utils import get_storage
 from django_eventstream.views import Listener, get_listener_manager
 
 from core.errors import BadRequest
 from core.tokens import issue_pair
-from messaging import services
+from messaging import event_log, services
 from messaging.events import conversation_channel, inbox_channel
 from messaging.streams import last_event_ids, take_in_order
 from tests.conftest import free_port, make_user
@@ -207,3 +212,33 @@ def test_a_client_that_leaves_is_dropped_at_once_and_refusals_leave_no_listener(
     assert _listening(channel) == 1
     streams.close(stream)
     assert _until(lambda: _listening(channel) == 0, within=1.0) < 1.0
+
+
+# ---------------------------------------------------------------- the stored event log
+
+
+def test_the_batched_append_writes_what_the_librarys_storage_reads(
+    transactional_db: None, django_assert_num_queries: Any
+) -> None:
+    storage = get_storage()
+    channels = [f"conversation-{make_user().pk}", f"inbox-{make_user().pk}"]
+    first = event_log.append(channels, "message", '{"n": 1}')
+    assert [(e.channel, e.id) for e in first] == [(channels[0], 1), (channels[1], 1)]
+    with django_assert_num_queries(5):  # savepoint, lock counters, insert, bump, release
+        event_log.append(channels, "message", '{"n": 2}')
+    storage.append_event(channels[0], "message", '{"n": 3}')  # the library's own append
+    for channel in channels:
+        assert storage.get_current_id(channel) == (3 if channel == channels[0] else 2)
+        replay = storage.get_events(channel, 0)  # from the id-0 placeholder
+        assert [json.loads(e.data)["n"] for e in replay][:2] == [1, 2]
+
+
+def test_events_past_the_retention_are_trimmed(transactional_db: None) -> None:
+    channel = f"conversation-{make_user().pk}"
+    event_log.append([channel], "message", "{}")
+    StoredEvent.objects.filter(channel=channel).update(
+        created=timezone.now() - timedelta(minutes=EVENT_TIMEOUT + 1)
+    )
+    event_log._trim["last"] = float("-inf")
+    event_log.append([channel], "message", "{}")  # trims after its commit
+    assert list(StoredEvent.objects.filter(channel=channel).values_list("eid", flat=True)) == [2]
