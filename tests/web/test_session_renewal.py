@@ -78,3 +78,53 @@ def test_expired_page_token_is_renewed_for_a_message(new_context, live_server):
     box.press("Enter")
     expect(page.locator("[data-messages] > li")).to_have_count(1)
     expect(box).to_have_value("")
+
+
+def test_stream_dropped_after_the_cookie_expired_renews_and_resumes(new_context, live_server):
+    """The browser's own reconnect is refused (401: the access cookie has expired), so
+    the page renews the cookie and reopens the stream from the last event id it saw."""
+    import re
+
+    import httpx
+
+    from core.tokens import issue_pair
+    from messaging import services as chat
+
+    host = make_user(name="Hugo Host")
+    guest = make_user(name="Gina Guest")
+    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    url = f"{live_server.url}/api/chat/{conversation.pk}/messages"
+
+    def post(text: str) -> None:
+        r = httpx.post(
+            url, json={"body": text}, headers={"Authorization": f"Bearer {issue_pair(host).access}"}
+        )
+        assert r.status_code == 201, r.text
+
+    context = new_context(user=guest)
+    renewals: list[int] = []
+    context.on(
+        "response",
+        lambda r: renewals.append(r.status) if r.url.endswith("/api/auth/refresh") else None,
+    )
+    page = context.new_page()
+    page.goto(f"/inbox/{conversation.pk}")
+    state = page.locator("[data-stream-state]")
+    expect(state).to_have_text("Live")
+    post("Live before the drop")  # gives the page an event id to resume from
+    expect(page.locator("[data-messages] > li")).to_have_count(1)
+    page.wait_for_timeout((TTL + 1) * 1000)  # the page's token and cookie are expired now
+
+    streams = re.compile(r"/api/chat/.*/events")
+    page.route(streams, lambda route: route.abort())
+    live_server.restart()
+    expect(state).to_have_text("Reconnecting…")
+    post("Sent during the drop")
+    page.unroute(streams)
+    expect(state).to_have_text("Live", timeout=20_000)
+    expect(page.locator("[data-messages] .message-body")).to_have_text(
+        ["Live before the drop", "Sent during the drop"]
+    )
+    # the stream's cookie was renewed (more than once if the 2-second token ran out
+    # again while the reconnection was held), never refused
+    assert renewals and set(renewals) == {200}, renewals

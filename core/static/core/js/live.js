@@ -14,7 +14,7 @@
 // rebroadcasts its events on a BroadcastChannel; when that tab closes, the lock passes
 // to another tab, which resumes from the last event id it heard.
 
-import { goToLogin, me, renew, tokenSecondsLeft } from "stayhub/session.js";
+import { goToLogin, me, renew, tokenIsStale } from "stayhub/session.js";
 
 function withLastId(url, lastId) {
   if (!lastId) return url;
@@ -39,7 +39,7 @@ export function openStream(url, { onMessage, onState = () => {}, onResync = () =
   const reopen = async () => {
     if (closed) return;
     try {
-      if (tokenSecondsLeft() < 30 && !(await renew())) {
+      if (tokenIsStale() && !(await renew())) {
         goToLogin();
         return;
       }

@@ -90,14 +90,19 @@ export function renew() {
   return renewal;
 }
 
-/** Seconds until the in-memory access token expires (0 when unknown or past). */
-export function tokenSecondsLeft() {
-  if (!accessToken) return 0;
+/**
+ * Whether the access token (and so the cookie, which holds the same token) has run
+ * out or nearly: within a quarter of its lifetime, at most 30 s. Only the expiry is
+ * read from the token; the server alone checks it.
+ */
+export function tokenIsStale() {
+  if (!accessToken) return true;
   try {
-    const payload = JSON.parse(atob(accessToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-    return Math.max(0, payload.exp - Date.now() / 1000);
+    const claims = JSON.parse(atob(accessToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    const margin = Math.min(30, (claims.exp - claims.iat) / 4);
+    return claims.exp - Date.now() / 1000 < margin;
   } catch {
-    return 0;
+    return true;
   }
 }
 
