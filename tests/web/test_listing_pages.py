@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from listings.models import Favorite
 from tests.conftest import make_user
 from tests.web.conftest import shoot
-from tests.web.factories import make_property
+from tests.web.factories import landscape_png, make_property
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -84,9 +84,12 @@ def test_filters_and_category_chips_narrow_the_browse(new_context, live_server):
     assert "category=Cabins" in page.url and "guests=2" in page.url
 
 
-def test_property_page_shows_host_and_contact_only_for_others(new_context, live_server):
+def test_property_page_shows_host_and_contact_only_for_others(new_context, live_server, settings):
+    settings.MEDIA_ROOT = live_server.env["MEDIA_ROOT"]  # where the server reads uploads
     host = make_user(name="Hugo Host")
-    flat = make_property(host, title="Sea view flat", description="Quiet <b>street</b>")
+    flat = make_property(
+        host, title="Sea view flat", description="Quiet <b>street</b>", image=landscape_png()
+    )
     guest_page = new_context(user=make_user(name="Gina Guest")).new_page()
     guest_page.goto(f"/properties/{flat.id}")
     expect(guest_page.get_by_role("heading", name="Sea view flat")).to_be_visible()
@@ -99,6 +102,9 @@ def test_property_page_shows_host_and_contact_only_for_others(new_context, live_
     expect(guest_page.locator(".listing-title")).to_have_text(["Sea view flat"])
     shoot(guest_page, "host")
     guest_page.goto(f"/properties/{flat.id}")
+    photo = guest_page.locator(".property-photo img")
+    expect(photo).to_have_js_property("complete", True)
+    assert photo.evaluate("img => img.naturalWidth") == 960  # served back by the server
     shoot(guest_page, "property")
 
     host_page = new_context(user=host).new_page()
