@@ -1,0 +1,88 @@
+"""The streams behind a real Pushpin (GRIP): Django answers at once, Pushpin holds them.
+
+Pushpin's requests carry `Grip-Sig`, so the ASGI route hands them to Django, where
+the same checks run before the library's view answers with GRIP instructions; the
+events then come through Pushpin from the library's GRIP publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tests.conftest import LiveServer, free_port, server_env
+from tests.messaging.sse import StreamClient, stream_client
+from tests.messaging.test_streams import (
+    FAST_SENDING,
+    conversation_url,
+    inbox_url,
+    person,
+    send,
+    start_chat,
+)
+
+pytestmark = [pytest.mark.live, pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+@dataclass
+class Proxied:
+    app: LiveServer  # the app itself (POSTs go here)
+    url: str  # Pushpin, where clients open streams
+
+
+@pytest.fixture
+def proxied(pushpin_factory: Any, transactional_db: None, tmp_path: Path) -> Iterator[Proxied]:
+    port = free_port()
+    pushpin = pushpin_factory(port, sig_key="changeme")
+    env = server_env(
+        connection.settings_dict,
+        GRIP_URL=pushpin.control_url,
+        GRIP_KEY="changeme",
+        MEDIA_ROOT=str(tmp_path / "media"),
+        **FAST_SENDING,
+    )
+    app = LiveServer(f"http://127.0.0.1:{port}", port, env, log_path=tmp_path / "app.log")
+    app.start()
+    try:
+        yield Proxied(app=app, url=pushpin.url)
+    finally:
+        app.stop()
+
+
+@pytest.fixture
+def streams(proxied: Proxied) -> Iterator[StreamClient]:
+    yield from stream_client()
+
+
+def test_streams_through_pushpin_deliver_once_with_ids_and_refuse_like_the_api(
+    proxied: Proxied, streams: StreamClient
+) -> None:
+    ann, bob, stranger = person("Ann"), person("Bob"), person("Stranger")
+    chat = start_chat(proxied.app, ann, bob)
+
+    assert streams.start(conversation_url(proxied, chat)).status == 401
+    assert streams.start(conversation_url(proxied, chat), stranger.auth).status == 404
+
+    conversation = streams.open(conversation_url(proxied, chat), bob.auth)
+    inbox = streams.open(inbox_url(proxied), ann.auth)
+    # Django answered (its middleware's headers), Pushpin holds the stream.
+    assert "x-frame-options" in conversation.headers
+
+    sent = [send(proxied.app, (ann, bob)[i % 2], chat, f"via pushpin {i}").text for i in range(3)]
+    events = conversation.messages(3, timeout=5.0)
+    assert [e.data for e in events] == sent
+    assert [e.id for e in events] == [f"conversation-{chat}:{n}" for n in (1, 2, 3)]
+    assert [e.data for e in inbox.messages(3, timeout=5.0)] == sent
+    conversation.no_message(within=0.5)  # each once
+
+    streams.close(conversation)
+    missed = send(proxied.app, ann, chat, "while away").text
+    resumed = streams.open(
+        conversation_url(proxied, chat), {**bob.auth, "Last-Event-ID": events[-1].id}
+    )
+    assert resumed.messages(1, timeout=5.0)[0].data == missed
