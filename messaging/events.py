@@ -12,8 +12,9 @@ Ordering (event order == stored order, each event once):
    same transaction: the storage's per-channel counter row is locked (`select_for_update`,
    SQLite's write lock) until commit, which makes ids per channel dense and increasing in
    commit order. `send_message` gives `created_at` under the conversation's write lock, so
-   within a conversation commit order is also the stored `(created_at, id)` order.
-   A rolled-back message leaves no event and no gap.
+   within a conversation commit order is also the stored `(created_at, id)` order (an
+   inbox channel, fed by several conversations, follows commit order). A rolled-back
+   message leaves no event and no gap.
 2. Listeners are woken only after commit (`transaction.on_commit`), so nobody is told of a
    message that is not there. Two threads' on_commit hooks may still run the other way
    round (event 6 woken before event 5): the stream route (`messaging.streams`) only
