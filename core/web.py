@@ -20,9 +20,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
-from django.utils.cache import add_never_cache_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.auth import user_from_request
@@ -67,12 +68,14 @@ def _attach(request: HttpRequest, user: User | None) -> None:
     request.page_user = user
     # Rendered by the base layout as JSON for the page scripts (None: signed out).
     request.page_session = page_session(request, user)
-    if user is not None:
-        # Templates read `user` through the auth context processor.
-        request.user = user
+    # The token decides, not Django's session (an admin session is no page visitor);
+    # templates read `user` through the auth context processor.
+    request.user = user if user is not None else AnonymousUser()
 
 
 def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    # The same URL renders differently for each visitor's cookie.
+    patch_vary_headers(response, ["Cookie"])
     if getattr(request, "page_user", None) is not None:
         # The page carries an access token: no shared or browser cache may keep it.
         add_never_cache_headers(response)
