@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -120,6 +121,7 @@ class Pushpin:
     control_url: str
     proc: subprocess.Popen
     folder: Path
+    rundir: Path
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -129,14 +131,19 @@ class Pushpin:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        shutil.rmtree(self.rundir, ignore_errors=True)
 
 
 def start_pushpin(folder: Path, upstream_port: int, sig_key: str = "changeme") -> Pushpin:
     """Start Pushpin (with its own condure and zurl) routing everything to the upstream."""
     if not shutil.which("pushpin"):
         unavailable("Pushpin", "no `pushpin` on PATH (apt-get install pushpin)")
-    run = folder / "run"
+    # ZeroMQ ipc:// paths must fit a unix socket name (about 100 bytes): pytest's
+    # tmp_path is often longer, so the run folder is a short one of its own.
+    run = Path(tempfile.mkdtemp(prefix="pushpin-", dir="/tmp"))
     (run / "log").mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rundir.txt").write_text(str(run))
     routes = folder / "routes"
     routes.write_text(f"* 127.0.0.1:{upstream_port}\n")
     http_port, control_port = free_port(), free_port()
@@ -168,6 +175,7 @@ def start_pushpin(folder: Path, upstream_port: int, sig_key: str = "changeme") -
                 control_url=f"http://127.0.0.1:{control_port}",
                 proc=proc,
                 folder=folder,
+                rundir=run,
             )
         time.sleep(0.1)
     raise RuntimeError(f"pushpin did not listen within 20 s; see {folder / 'pushpin.log'}")
