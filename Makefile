@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+WORKERS ?= auto
 
 .PHONY: install install-dev run serve demo test lint bench clean
 
@@ -31,9 +32,15 @@ serve:
 	@echo "stayhub on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
 	DEBUG=$${DEBUG:-1} $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT)
 
+# The whole suite on SQLite; then, where STAYHUB_TEST_PG_URL names a PostgreSQL
+# server (.ci/run sets it), everything but the browser tests again on PostgreSQL.
 test: install-dev
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)
+	@if [ -n "$$STAYHUB_TEST_PG_URL" ]; then \
+	  echo "== the suite again on PostgreSQL ($$STAYHUB_TEST_PG_URL), browser tests aside =="; \
+	  DATABASE_URL="$$STAYHUB_TEST_PG_URL" $(PY) -m pytest -n $(WORKERS) -m "not browser" $(PYTEST_ARGS); \
+	fi
 
 lint: install-dev
 	$(PY) -m ruff check .
