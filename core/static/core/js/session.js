@@ -10,9 +10,9 @@
 // Refresh tokens rotate and a spent one answers 401, so two tabs renewing at the same
 // moment with the same cookie would make one of them look logged out. Renewals are
 // therefore serialised across every tab of this origin by a Web Lock: the second tab
-// waits, then refreshes with the cookie the first one left in the jar. Where Web Locks
-// are missing, a 401 from refresh is retried once after a short pause for the same
-// reason. Only a second 401 means the visitor is really signed out.
+// waits, then refreshes with the cookie the first one left in the jar, so a 401 from
+// refresh really means "signed out". Where Web Locks are missing, a 401 is retried
+// once after a short pause, by when the other tab's new cookie is in the jar.
 
 const sessionTag = document.getElementById("stayhub-session");
 const session = sessionTag ? JSON.parse(sessionTag.textContent) : null;
@@ -55,7 +55,9 @@ export function forgetSignedIn() {
 }
 
 async function refreshWithCookie() {
-  for (let attempt = 0; attempt < 2; attempt += 1) {
+  // With Web Locks no other tab of ours can be spending the same token: one try.
+  const attempts = navigator.locks ? 1 : 2;
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
     const response = await fetch("/api/auth/refresh", {
       method: "POST",
       credentials: "same-origin",
@@ -67,7 +69,7 @@ async function refreshWithCookie() {
       return true;
     }
     if (response.status !== 401) throw new ApiError(response.status, "Could not renew the session");
-    await sleep(300);
+    if (attempt + 1 < attempts) await sleep(300);
   }
   return false;
 }
