@@ -188,3 +188,34 @@ def test_strangers_get_not_found(new_context, live_server):
     response = page.goto(f"/inbox/{conversation.pk}")
     assert response.status == 404
     expect(page.get_by_text("Hugo Host")).to_have_count(0)
+
+
+def test_tabs_share_one_inbox_stream_and_hand_it_over_when_its_tab_closes(new_context, live_server):
+    host = make_user(name="Hugo Host")
+    guest = make_user(name="Gina Guest")
+    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    context = new_context(user=host)
+    inbox_streams: list[str] = []
+    context.on(
+        "request", lambda r: inbox_streams.append(r.url) if "/api/chat/events" in r.url else None
+    )
+    first = context.new_page()
+    first.goto("/favorites")
+    expect(nav_badge(first)).to_be_hidden()
+    second = context.new_page()
+    second.goto("/inbox")
+    expect(second.get_by_text("No messages yet")).to_be_visible()
+    token = issue_pair(guest).access
+    url = f"{live_server.url}/api/chat/{conversation.pk}/messages"
+
+    httpx.post(url, json={"body": "One"}, headers={"Authorization": f"Bearer {token}"})
+    row = second.get_by_role("link", name=re.compile("Gina Guest"))
+    expect(row).to_contain_text("One", timeout=LIVE_MS)
+    expect(nav_badge(first)).to_be_visible(timeout=LIVE_MS)
+    assert len(inbox_streams) == 1  # the second tab listens through the first one's stream
+
+    first.close()  # the tab holding the stream goes: the other takes it over
+    httpx.post(url, json={"body": "Two"}, headers={"Authorization": f"Bearer {token}"})
+    expect(row).to_contain_text("Two", timeout=LIVE_MS * 2)
+    expect(row.locator(".badge")).to_have_text(re.compile(r"^2\b"))
+    assert len(inbox_streams) == 2
