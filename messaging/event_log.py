@@ -47,7 +47,8 @@ def append(channels: list[str], event_type: str, data: str) -> list[Event]:
     if not isinstance(storage, DjangoModelStorage):  # another storage: its own append
         return [storage.append_event(channel, event_type, data) for channel in channels]
     names = sorted(set(channels))
-    with transaction.atomic():
+    # No savepoint of its own: a failure here must undo the caller's message anyway.
+    with transaction.atomic(savepoint=False):
         counters = _locked_counters(names)
         missing = [name for name in names if name not in counters]
         if missing:
