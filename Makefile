@@ -24,7 +24,7 @@ install-dev: $(PY)
 demo: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
-	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
 
 run: demo serve
 

@@ -28,7 +28,6 @@ from listings.management.demo_pictures import initials_avatar, landscape
 from listings.models import Property, Reservation
 
 DEMO_PASSWORD = "stayhub-demo-2026"
-URL = "http://127.0.0.1:8000/"
 
 
 @dataclass(frozen=True)
@@ -108,6 +107,11 @@ class Command(BaseCommand):
             "--force",
             action="store_true",
             help="Run even with DEBUG off (the demo accounts share a published password).",
+        )
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000/",
+            help="The address the site will be served on, for the closing message.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -248,7 +252,8 @@ class Command(BaseCommand):
         made = ", ".join(f"{count} {what}" for what, count in self.made.items())
         self.stdout.write(f"Demo data ready (new this run: {made}).")
         self.stdout.write("")
-        self.stdout.write(self.style.SUCCESS(f"  Open {URL}"))
+        url = options["url"].rstrip("/") + "/"
+        self.stdout.write(self.style.SUCCESS(f"  Open {url}"))
         self.stdout.write(f"  Guest login: {GUEST.email} / {DEMO_PASSWORD}")
         self.stdout.write(f"  Host login:  {HOST.email} / {DEMO_PASSWORD}")
-        self.stdout.write(f"  API docs:    {URL}api/docs")
+        self.stdout.write(f"  API docs:    {url}api/docs")
