@@ -132,7 +132,7 @@ class Command(BaseCommand):
         self._favorites(people, listings)
         self._stays(people, listings)
         self._conversation(people[GUEST.email], people[HOST.email])
-        self._report()
+        self._report(options["url"])
 
     # ------------------------------------------------------------ the parts
 
@@ -248,11 +248,11 @@ class Command(BaseCommand):
             )
         self.made["conversations"] += 1
 
-    def _report(self) -> None:
+    def _report(self, url: str) -> None:
         made = ", ".join(f"{count} {what}" for what, count in self.made.items())
         self.stdout.write(f"Demo data ready (new this run: {made}).")
         self.stdout.write("")
-        url = options["url"].rstrip("/") + "/"
+        url = url.rstrip("/") + "/"
         self.stdout.write(self.style.SUCCESS(f"  Open {url}"))
         self.stdout.write(f"  Guest login: {GUEST.email} / {DEMO_PASSWORD}")
         self.stdout.write(f"  Host login:  {HOST.email} / {DEMO_PASSWORD}")
