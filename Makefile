@@ -30,7 +30,7 @@ run: demo serve
 
 serve:
 	@echo "stayhub on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
-	DEBUG=$${DEBUG:-1} $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+	DEBUG=$${DEBUG:-1} $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --timeout-graceful-shutdown 5
 
 # The whole suite on SQLite; then, where STAYHUB_TEST_PG_URL names a PostgreSQL
 # server (.ci/run sets it), everything but the browser tests again on PostgreSQL.

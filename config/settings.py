@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -188,8 +188,18 @@ EVENTSTREAM_CHANNELMANAGER_CLASS = "messaging.events.ChannelManager"
 STREAM_KEEPALIVE_SECONDS = min(env_int("STREAM_KEEPALIVE_SECONDS", 20), 20)
 
 if GRIP_URL:
+    # Pushpin holds the streams. django-grip reads GRIP_URL itself; GRIP_PROXIES is
+    # left unset on purpose (django-grip appends GRIP_URL to that very list on every
+    # request). GRIP_KEY is Pushpin's sig_key: with it, a Grip-Sig header is verified,
+    # without it anyone who reaches the app directly could pose as Pushpin.
     MIDDLEWARE.insert(0, "django_grip.GripMiddleware")
-    GRIP_PROXIES = [{"control_uri": GRIP_URL, "key": os.environ.get("GRIP_KEY", "") or None}]
+    _grip_key = os.environ.get("GRIP_KEY", "")
+    if _grip_key:
+        # in the URL, where django-grip's signature check looks for it (`key`)
+        _sep = "&" if "?" in GRIP_URL else "?"
+        GRIP_URL = f"{GRIP_URL}{_sep}{urlencode({'key': _grip_key})}"
+    elif not DEBUG:
+        raise ImproperlyConfigured("GRIP_URL is set: set GRIP_KEY to Pushpin's sig_key too.")
 
 SESSION_COOKIE_SECURE = AUTH_COOKIE_SECURE
 CSRF_COOKIE_SECURE = AUTH_COOKIE_SECURE

@@ -86,3 +86,23 @@ def test_streams_through_pushpin_deliver_once_with_ids_and_refuse_like_the_api(
         conversation_url(proxied, chat), {**bob.auth, "Last-Event-ID": events[-1].id}
     )
     assert resumed.messages(1, timeout=5.0)[0].data == missed
+
+
+def test_a_forged_grip_signature_gets_no_grip_instructions(proxied: Proxied) -> None:
+    """Someone who reaches the app directly cannot pose as Pushpin without its key."""
+    import httpx
+    import jwt
+
+    ann, bob = person("Ann"), person("Bob")
+    chat = start_chat(proxied.app, ann, bob)
+    forged = jwt.encode({"iss": "pushpin", "exp": 4102444800}, "not-the-key", algorithm="HS256")
+    genuine = jwt.encode({"iss": "pushpin", "exp": 4102444800}, "changeme", algorithm="HS256")
+    url = f"{proxied.app.url}/api/chat/{chat}/events"
+    headers = {**ann.auth, "Accept": "text/event-stream"}
+
+    with httpx.stream("GET", url, headers={**headers, "Grip-Sig": genuine}, timeout=5) as ok:
+        assert ok.status_code == 200
+        assert ok.headers.get("grip-hold") == "stream"
+    with httpx.stream("GET", url, headers={**headers, "Grip-Sig": forged}, timeout=5) as bad:
+        assert bad.status_code == 200
+        assert "grip-hold" not in bad.headers
