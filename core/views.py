@@ -9,14 +9,17 @@ which sends a visitor whose 15-minute access cookie ran out straight back to `ne
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
+from django import forms
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from core import services
 from core.auth import clear_auth_cookies, set_auth_cookies
-from core.errors import Conflict, Invalid, NotAuthenticated
+from core.errors import ServiceError
 from core.forms import LoginForm, SignupForm
 from core.throttling import PerAddressThrottle
 from core.tokens import TokenPair
@@ -44,52 +47,54 @@ def _signed_in_redirect(target: str, pair: TokenPair) -> HttpResponse:
     return response
 
 
-@require_http_methods(["GET", "POST"])
-@any_visitor
-def login_page(request: HttpRequest) -> HttpResponse:
+def _account_form_page(
+    request: HttpRequest,
+    form_class: type[forms.Form],
+    template: str,
+    act: Callable[[dict[str, Any]], tuple[Any, TokenPair]],
+) -> HttpResponse:
+    """Shared flow of the login and sign-up forms: throttle, validate, act, sign in.
+
+    `act` is the account service; the `ServiceError` it raises (wrong password, taken
+    email, weak password) is shown on the form with its status code.
+    """
     target = safe_next(request, request.GET.get("next") or request.POST.get("next"))
     if request.method == "GET" and request.page_user is not None:
         return HttpResponseRedirect(target)
-    form = LoginForm(request.POST or None)
+    form = form_class(request.POST or None)
     context = {"form": form, "next": target, "error": None}
-    if request.method == "POST":
-        wait = _throttled(request)
-        if wait is not None:
-            return _too_many(request, "core/login.html", context, wait)
-        if form.is_valid():
-            try:
-                _, pair = services.login(
-                    email=form.cleaned_data["email"], password=form.cleaned_data["password"]
-                )
-            except NotAuthenticated as exc:
-                context["error"] = exc.detail
-                return render(request, "core/login.html", context, status=401)
-            return _signed_in_redirect(target, pair)
-        return render(request, "core/login.html", context, status=400)
-    return render(request, "core/login.html", context)
+    if request.method != "POST":
+        return render(request, template, context)
+    wait = _throttled(request)
+    if wait is not None:
+        return _too_many(request, template, context, wait)
+    if not form.is_valid():
+        return render(request, template, context, status=400)
+    try:
+        _, pair = act(form.cleaned_data)
+    except ServiceError as exc:
+        context["error"] = exc.detail
+        return render(request, template, context, status=exc.status_code)
+    return _signed_in_redirect(target, pair)
+
+
+@require_http_methods(["GET", "POST"])
+@any_visitor
+def login_page(request: HttpRequest) -> HttpResponse:
+    return _account_form_page(
+        request,
+        LoginForm,
+        "core/login.html",
+        lambda data: services.login(email=data["email"], password=data["password"]),
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @any_visitor
 def signup_page(request: HttpRequest) -> HttpResponse:
-    target = safe_next(request, request.GET.get("next") or request.POST.get("next"))
-    if request.method == "GET" and request.page_user is not None:
-        return HttpResponseRedirect(target)
-    form = SignupForm(request.POST or None)
-    context = {"form": form, "next": target, "error": None}
-    if request.method == "POST":
-        wait = _throttled(request)
-        if wait is not None:
-            return _too_many(request, "core/signup.html", context, wait)
-        if form.is_valid():
-            try:
-                _, pair = services.signup(**form.cleaned_data)
-            except (Conflict, Invalid) as exc:
-                context["error"] = exc.detail
-                return render(request, "core/signup.html", context, status=exc.status_code)
-            return _signed_in_redirect(target, pair)
-        return render(request, "core/signup.html", context, status=400)
-    return render(request, "core/signup.html", context)
+    return _account_form_page(
+        request, SignupForm, "core/signup.html", lambda data: services.signup(**data)
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -22,21 +22,6 @@ from tests.conftest import client_for, make_user
 
 
 @pytest.fixture
-def alice(db: None):
-    return make_user(name="Alice")
-
-
-@pytest.fixture
-def bob(db: None):
-    return make_user(name="Bob")
-
-
-@pytest.fixture
-def chat(alice, bob) -> Conversation:
-    return services.start_conversation(user=alice, other_user_id=bob.pk)[0]
-
-
-@pytest.fixture
 def as_alice(alice):
     return client_for(alice)
 

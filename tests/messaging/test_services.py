@@ -19,27 +19,6 @@ from messaging.models import Conversation, ConversationMessage, Participant
 from messaging.schemas import message_payload
 from tests.conftest import make_user
 
-
-@pytest.fixture
-def alice(db: None):
-    return make_user(name="Alice")
-
-
-@pytest.fixture
-def bob(db: None):
-    return make_user(name="Bob")
-
-
-@pytest.fixture
-def carol(db: None):
-    return make_user(name="Carol")
-
-
-@pytest.fixture
-def chat(alice, bob) -> Conversation:
-    return services.start_conversation(user=alice, other_user_id=bob.pk)[0]
-
-
 # ------------------------------------------------------------------ start
 
 
