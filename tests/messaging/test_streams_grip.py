@@ -26,6 +26,9 @@ from tests.messaging.test_streams import (
     start_chat,
 )
 
+# Pushpin's sig_key, shared with the app as GRIP_KEY (32+ bytes, as HS256 wants).
+GRIP_KEY = "stayhub-test-grip-key-0123456789abcdef"
+
 pytestmark = [pytest.mark.live, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
@@ -38,11 +41,11 @@ class Proxied:
 @pytest.fixture
 def proxied(pushpin_factory: Any, transactional_db: None, tmp_path: Path) -> Iterator[Proxied]:
     port = free_port()
-    pushpin = pushpin_factory(port, sig_key="changeme")
+    pushpin = pushpin_factory(port, sig_key=GRIP_KEY)
     env = server_env(
         connection.settings_dict,
         GRIP_URL=pushpin.control_url,
-        GRIP_KEY="changeme",
+        GRIP_KEY=GRIP_KEY,
         MEDIA_ROOT=str(tmp_path / "media"),
         **FAST_SENDING,
     )
@@ -95,8 +98,10 @@ def test_a_forged_grip_signature_gets_no_grip_instructions(proxied: Proxied) -> 
 
     ann, bob = person("Ann"), person("Bob")
     chat = start_chat(proxied.app, ann, bob)
-    forged = jwt.encode({"iss": "pushpin", "exp": 4102444800}, "not-the-key", algorithm="HS256")
-    genuine = jwt.encode({"iss": "pushpin", "exp": 4102444800}, "changeme", algorithm="HS256")
+    forged = jwt.encode(
+        {"iss": "pushpin", "exp": 4102444800}, "not-the-key-" + "x" * 32, algorithm="HS256"
+    )
+    genuine = jwt.encode({"iss": "pushpin", "exp": 4102444800}, GRIP_KEY, algorithm="HS256")
     url = f"{proxied.app.url}/api/chat/{chat}/events"
     headers = {**ann.auth, "Accept": "text/event-stream"}
 
