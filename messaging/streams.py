@@ -24,13 +24,21 @@ Order of the opening steps, and why:
    events when resuming (`Last-Event-ID` header or `?lastEventId=`).
 4. Only then does the response start, so 401/404 are real statuses, not the library's
    `200` + `stream-error`.
+5. The first chunk is the padding comment, the missed events, then `stream-open`
+   carrying, as its `id:`, the position the stream starts from (the last replayed id,
+   or "now" for a stream opened without an id). A client whose connection drops before
+   any message (a browser's `EventSource` keeps the last `id:` it saw, whatever the
+   event type) then resumes from there instead of from "now", which would lose what was
+   posted during the gap. After the replay, never before it: an id ahead of what the
+   client was sent would make it skip those events when it resumes.
 
 Reused from django-eventstream: `EventRequest` (the holder of channels, last ids and
 user), `get_events` (storage reads, resets of trimmed ids, the channel manager's
 permission check), `Listener` and the process-wide listener manager (local queues and
 the Redis fan-out task), `parse_last_event_id`, `make_id`, `sse_encode_event`,
 `sse_encode_error`, `add_default_headers` (no-cache, no proxy buffering, CORS), and the
-library's wire format (2 KiB padding comment, `stream-open`, `keep-alive`, ids).
+library's wire format (2 KiB padding comment, `stream-open`, `keep-alive`, ids), except
+that `stream-open` comes after the replay and carries an id (step 5).
 Written here instead of the library's `stream()` generator: the live loop, because
 that one writes queued events in arrival order, which is not id order when two
 publishers' after-commit hooks race (see `messaging.events`), and it reads storage
@@ -89,9 +97,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 STREAM_PATH = re.compile(r"^/api/chat/(?:(?P<conversation>[^/]+)/)?events/?$")
 NOT_FOUND = "Conversation not found."
-# The library's first chunk: a padding comment that pushes old proxies and browsers to
-# flush, then `stream-open` (clients such as the bench count a stream ready on it).
-OPENING = ":" + " " * 2048 + "\n\n" + "event: stream-open\ndata:\n\n"
+# The start of the first chunk: a padding comment that pushes old proxies and browsers
+# to flush (clients such as the bench count a stream ready on its first bytes).
+PADDING = ":" + " " * 2048 + "\n\n"
 KEEP_ALIVE = "event: keep-alive\ndata:\n\n"
 # Strong references to tasks started here (the event loop keeps only weak ones).
 _background: set[asyncio.Task] = set()
@@ -283,6 +291,15 @@ async def pump(
 # ---------------------------------------------------------------- the ASGI route
 
 
+def stream_open(last_ids: dict[str, str]) -> str:
+    """`stream-open`, with the position the stream starts from as its id (step 5 above).
+
+    `last_ids` must be the ids the client has been sent up to (after the replay), so the
+    id is never ahead of what it has; without storage there is no id to give.
+    """
+    return sse_encode_event("stream-open", "", event_id=make_id(last_ids) or None)
+
+
 def _headers(pairs: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs.items()]
 
@@ -331,7 +348,7 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
         add_default_headers(headers, request=request)
         del request
         await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
-        await _body(send, OPENING + first)
+        await _body(send, PADDING + first + stream_open(event_request.channel_last_ids))
         del first
         await pump(send, receive, listener, event_request)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -412,9 +429,13 @@ def django_stream(request: HttpRequest, segment: str | None) -> HttpResponse:
     """The stream endpoints when Django itself is asked (through Pushpin with `GRIP_URL`).
 
     Same checks as the ASGI route, then the library's view: under GRIP it answers at
-    once with the stored events and hold instructions. Pushpin's follow-up requests carry
-    the library's signed `es-meta` (user and channels) instead of the caller's token;
-    the library reads it, and `ChannelManager` checks the channels again.
+    once with the stored events and hold instructions. Its first chunk is left as the
+    library writes it: `stream-open` first and WITHOUT an id (Pushpin holds the position
+    in its subscription, not the client), so a client dropped there before its first
+    message still reconnects from "now"; only the ASGI route above gives the position.
+    Pushpin's follow-up requests carry the library's signed `es-meta` (user and
+    channels) instead of the caller's token; the library reads it, and `ChannelManager`
+    checks the channels again.
     """
     grip = getattr(request, "grip", None)
     es_meta = request.GET.get("es-meta")
