@@ -295,9 +295,11 @@ def stream_open(last_ids: dict[str, str]) -> str:
     """`stream-open`, with the position the stream starts from as its id (step 5 above).
 
     `last_ids` must be the ids the client has been sent up to (after the replay), so the
-    id is never ahead of what it has; without storage there is no id to give.
+    id is never ahead of what it has; without storage there is no id to give. Written as
+    the library writes its own `stream-open` (an empty `data:`), plus the id.
     """
-    return sse_encode_event("stream-open", "", event_id=make_id(last_ids) or None)
+    event_id = make_id(last_ids)
+    return "event: stream-open\n" + (f"id: {event_id}\n" if event_id else "") + "data:\n\n"
 
 
 def _headers(pairs: dict[str, str]) -> list[tuple[bytes, bytes]]:
