@@ -11,6 +11,7 @@ import asyncio
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -31,8 +32,14 @@ class Stream:
     ended: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
     task: Future | None = None
+    # `stream-open` as `StreamClient.open` saw it; its id is where the stream started.
+    opening: ServerSentEvent | None = None
+    # Events read before `stream-open` (a resume's replay), handed out first.
+    replayed: deque = field(default_factory=deque)
 
     def next_event(self, timeout: float = 5.0) -> ServerSentEvent:
+        if self.replayed:
+            return self.replayed.popleft()
         try:
             return self.events.get(timeout=timeout)
         except queue.Empty:
@@ -56,7 +63,7 @@ class Stream:
         deadline = time.monotonic() + within
         while (left := deadline - time.monotonic()) > 0:
             try:
-                event = self.events.get(timeout=left)
+                event = self.replayed.popleft() if self.replayed else self.events.get(timeout=left)
             except queue.Empty:
                 return
             assert event.event != "message", f"unexpected message {event.data}"
@@ -97,11 +104,24 @@ class StreamClient:
         params: dict[str, str] | None = None,
         timeout: float = 10.0,
     ) -> Stream:
-        """Open a stream and wait for its first event (`stream-open`), or its error answer."""
+        """Open a stream and wait for its `stream-open`, or its error answer.
+
+        A resume's replay comes before `stream-open` (after it under GRIP, where the
+        library writes it first): those events stay in `replayed`, read first.
+        """
         stream = self.start(url, headers, params, timeout)
         if stream.status == 200:
-            first = stream.next_event(timeout)
-            assert first.event == "stream-open", first
+            deadline = time.monotonic() + timeout
+            while stream.opening is None:
+                try:
+                    event = stream.events.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise AssertionError(f"no stream-open within {timeout} s on {url}") from None
+                if event.event == "stream-open":
+                    stream.opening = event
+                else:
+                    assert event.event in ("message", "stream-reset"), event
+                    stream.replayed.append(event)
         return stream
 
     async def _read(self, stream: Stream, headers: dict[str, str], params: Any) -> None:

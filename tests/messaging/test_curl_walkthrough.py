@@ -95,15 +95,19 @@ def test_the_readme_curl_walkthrough_runs_as_written(live_server: LiveServer) ->
     assert variables["STAYHUB"] == live_server.url
     env |= variables  # the second terminal, after pasting the export line
 
+    chat = variables["CHAT"]
     listening = Listening(blocks["listen"], env)
     try:
         listening.until("event: stream-open")
+        # Where the stream starts, before any message: what a reader dropped now resumes from.
+        assert listening.until("id: ")[0] == f"id: conversation-{chat}:0"
         answer = run(blocks["send"], env)
+        listening.until("event: message")
         event_id, _ = listening.until("id: ")
         data, _ = listening.until("data: ")
         assert data == f"data: {answer}"
         # The id the README resumes from is the one this first message got.
-        assert event_id == f"id: conversation-{variables['CHAT']}:1"
+        assert event_id == f"id: conversation-{chat}:1"
     finally:
         listening.stop()
 
@@ -114,8 +118,12 @@ def test_the_readme_curl_walkthrough_runs_as_written(live_server: LiveServer) ->
     try:
         data, before = resumed.until("data: ")
         assert data == f"data: {missed}"  # the missed one first, the seen one not again
-        assert "event: stream-open" in before
+        assert "event: stream-open" not in before  # the replay comes first
+        resumed.until("event: stream-open")
+        # then where the stream goes on from: the last replayed id, never ahead of it
+        assert resumed.until("id: ")[0] == f"id: conversation-{chat}:2"
         again = run(blocks["send"], env)
+        resumed.until("event: message")
         data, _ = resumed.until("data: ")
         assert data == f"data: {again}"
     finally:

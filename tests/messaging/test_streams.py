@@ -22,6 +22,8 @@ import httpx
 import jwt
 import pytest
 from django.conf import settings
+from django_eventstream.models import Event as StoredEvent
+from django_eventstream.utils import parse_last_event_id
 
 from core.models import User
 from core.tokens import issue_pair
@@ -345,6 +347,106 @@ def test_resume_gets_every_missed_message_once_in_order_then_live_ones(
         received += [*replayed, next_event]
     assert [e.data for e in received] == sent
     assert [seq(e.id) for e in received] == list(range(1, len(sent) + 1))
+
+
+def _channel(kind: str, chat: str, who: Person) -> str:
+    return f"conversation-{chat}" if kind == "conversation" else f"inbox-{who.user.pk}"
+
+
+@pytest.mark.parametrize("kind", ["conversation", "inbox"])
+def test_a_stream_dropped_before_any_message_resumes_from_its_stream_open_id(
+    server: LiveServer, streams: StreamClient, ann: Person, bob: Person, kind: str
+) -> None:
+    """Without an id to resume from, a reconnect would start at "now" and lose the gap."""
+    chat = start_chat(server, ann, bob)
+    url = conversation_url(server, chat) if kind == "conversation" else inbox_url(server)
+    earlier = send(server, ann, chat, "said before the stream opened").text
+    stream = streams.open(url, bob.auth)
+    assert stream.opening is not None and not stream.replayed
+    position = stream.opening.id
+    # Where it starts: after the earlier message, in the ids' own format and parser.
+    assert parse_last_event_id(position) == {_channel(kind, chat, bob): "1"}
+    stream.no_message(within=0.3)  # stream-open alone
+    streams.close(stream)
+
+    missed = [send(server, (ann, bob)[i % 2], chat, f"missed {i}").text for i in range(3)]
+    resumed = streams.open(url, {**bob.auth, "Last-Event-ID": position})
+    replayed = resumed.messages(3, timeout=2.0)
+    assert [e.data for e in replayed] == missed  # exactly those, in order
+    assert earlier not in [e.data for e in replayed]
+    assert [seq(e.id) for e in replayed] == [2, 3, 4]
+    live = send(server, ann, chat, "live after the resume").text
+    assert [e.data for e in resumed.messages(1, timeout=2.0)] == [live]
+    resumed.no_message(within=0.3)
+
+
+def test_a_resume_s_stream_open_id_is_the_last_replayed_one_never_ahead(
+    server: LiveServer, streams: StreamClient, ann: Person, bob: Person
+) -> None:
+    chat = start_chat(server, ann, bob)
+    url = conversation_url(server, chat)
+    channel = f"conversation-{chat}"
+    for i in range(6):
+        send(server, ann, chat, f"stored {i}")
+    for last, missed in [(1, 5), (4, 2), (6, 0)]:
+        stream = streams.open(url, {**bob.auth, "Last-Event-ID": f"{channel}:{last}"})
+        replayed = [stream.replayed.popleft() for _ in range(len(stream.replayed))]
+        assert [seq(e.id) for e in replayed] == list(range(last + 1, last + missed + 1))
+        assert stream.opening is not None
+        assert stream.opening.id == (replayed[-1].id if replayed else f"{channel}:{last}")
+        streams.close(stream)
+
+    # Messages posted while streams open: whatever the race, the position is the last id
+    # written before it, and the next message goes on from there, nothing skipped.
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with httpx.Client(headers=ann.auth, timeout=20) as client:
+                while not stop.is_set():
+                    r = client.post(f"{server.url}/api/chat/{chat}/messages", json={"body": "r"})
+                    assert r.status_code == 201, r.text
+        except BaseException as exc:
+            failures.append(exc)
+
+    racing = threading.Thread(target=writer)
+    racing.start()
+    try:
+        for _ in range(5):
+            stream = streams.open(url, {**bob.auth, "Last-Event-ID": f"{channel}:3"})
+            replayed = [seq(stream.replayed.popleft().id) for _ in range(len(stream.replayed))]
+            assert stream.opening is not None
+            position = seq(stream.opening.id)
+            assert replayed == list(range(4, position + 1))
+            (following,) = stream.messages(1, timeout=5.0)
+            assert seq(following.id) == position + 1
+            streams.close(stream)
+    finally:
+        stop.set()
+        racing.join(30)
+    assert not failures, failures
+
+
+def test_a_resume_from_a_trimmed_id_is_reset_and_goes_on_from_the_reset_id(
+    server: LiveServer, streams: StreamClient, ann: Person, bob: Person
+) -> None:
+    chat = start_chat(server, ann, bob)
+    channel = f"conversation-{chat}"
+    for i in range(3):
+        send(server, ann, chat, f"old {i}")
+    StoredEvent.objects.filter(channel=channel, eid__lte=1).delete()  # past the retention
+    stream = streams.open(
+        conversation_url(server, chat), {**bob.auth, "Last-Event-ID": f"{channel}:1"}
+    )
+    (reset,) = stream.replayed
+    assert reset.event == "stream-reset"
+    assert json.loads(reset.data) == {"channels": [channel]}
+    assert stream.opening is not None
+    assert reset.id == stream.opening.id == f"{channel}:3"
+    live = send(server, ann, chat, "after the reset").text
+    (event,) = stream.messages(1, timeout=2.0)
+    assert (event.data, event.id) == (live, f"{channel}:4")
 
 
 def test_resume_after_the_server_restarts_on_the_same_database(
