@@ -1,9 +1,11 @@
 // Live updates over Server-Sent Events.
 //
 // `openStream` wraps EventSource. While the browser reconnects by itself it resends
-// Last-Event-ID and the server replays what was missed. The browser gives up for good
-// only when the server answers with something other than a stream (a 401 once the
-// 15-minute access cookie has expired, a 502 from a proxy); then the cookie is renewed
+// Last-Event-ID and the server replays what was missed, then sends `stream-open` with
+// the id it goes on from (so a stream dropped before its first message resumes from
+// where it started, not from "now"). The browser gives up for good only when the
+// server answers with something other than a stream (a 401 once the 15-minute access
+// cookie has expired, a 502 from a proxy); then the cookie is renewed
 // if it is due and the stream reopened with `?lastEventId=` (a new EventSource cannot
 // set the header), so no message is lost across the gap. Consumers still dedupe by
 // message id: the sender's own POST answer and its echo on the stream are one message.
@@ -24,12 +26,16 @@ function withLastId(url, lastId) {
 
 /**
  * Open an SSE stream of `message` events. `onMessage(data, eventId)` gets each parsed
- * message; `onState("open" | "reconnecting")` reports the connection; `onResync()` is
- * called when the stream opens again but cannot resume, because no event (so no id to
- * resume from) had arrived before it dropped: the caller reloads what it shows, as the
- * server cannot know what was missed. Returns `{close()}`.
+ * message; `onPosition(eventId)` gets the id `stream-open` carries (where the stream
+ * starts, after any replay); `onState("open" | "reconnecting")` reports the connection;
+ * `onResync()` is called when the stream opens again but cannot resume, because no id
+ * (neither a message's nor `stream-open`'s) had arrived before it dropped: the caller
+ * reloads what it shows, as the server cannot know what was missed. Returns `{close()}`.
  */
-export function openStream(url, { onMessage, onState = () => {}, onResync = () => {}, lastId = null }) {
+export function openStream(
+  url,
+  { onMessage, onPosition = () => {}, onState = () => {}, onResync = () => {}, lastId = null },
+) {
   let lastEventId = lastId;
   let source = null;
   let closed = false;
@@ -58,6 +64,11 @@ export function openStream(url, { onMessage, onState = () => {}, onResync = () =
       onState("open");
       if (opened && !lastEventId) onResync();
       opened = true;
+    });
+    source.addEventListener("stream-open", (event) => {
+      if (!event.lastEventId) return;
+      lastEventId = event.lastEventId;
+      onPosition(event.lastEventId);
     });
     source.addEventListener("message", (event) => {
       if (event.lastEventId) lastEventId = event.lastEventId;
@@ -111,6 +122,8 @@ function startInbox() {
     if (event.data.type === "message") {
       heardId = event.data.id || heardId;
       deliver(event.data.message);
+    } else if (event.data.type === "position") {
+      heardId = event.data.id || heardId;
     } else if (event.data.type === "resync") {
       resync();
     }
@@ -123,6 +136,9 @@ function startInbox() {
         channel.postMessage({ type: "message", id, message });
         deliver(message);
       },
+      // Where the stream starts: a tab taking it over resumes from here even when no
+      // message has come yet.
+      onPosition: (id) => channel.postMessage({ type: "position", id }),
       onResync: () => {
         channel.postMessage({ type: "resync" });
         resync();
