@@ -128,3 +128,55 @@ def test_stream_dropped_after_the_cookie_expired_renews_and_resumes(new_context,
     # the stream's cookie was renewed (more than once if the 2-second token ran out
     # again while the reconnection was held), never refused
     assert renewals and set(renewals) == {200}, renewals
+
+
+def test_stream_dropped_before_any_message_resumes_from_where_it_started(new_context, live_server):
+    """No message had come before the drop, but `stream-open` carried where the stream
+    started: the page reopens from that id (and the message posted during the drop
+    arrives by the resume) instead of reloading its history as if it could not resume."""
+    import re
+    from urllib.parse import parse_qs, urlparse
+
+    import httpx
+
+    from core.tokens import issue_pair
+    from messaging import services as chat
+
+    host = make_user(name="Hugo Host")
+    guest = make_user(name="Gina Guest")
+    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    context = new_context(user=guest)
+    stream_urls: list[str] = []
+    history_loads: list[str] = []
+
+    def seen(response) -> None:
+        path = urlparse(response.url).path
+        if path == f"/api/chat/{conversation.pk}/events":
+            stream_urls.append(response.url)
+        elif path == f"/api/chat/{conversation.pk}/" and response.status == 200:
+            history_loads.append(response.url)  # (a 401 renewed and retried counts once)
+
+    context.on("response", seen)
+    page = context.new_page()
+    page.goto(f"/inbox/{conversation.pk}")
+    state = page.locator("[data-stream-state]")
+    expect(state).to_have_text("Live")
+    expect(page.get_by_text("No messages yet")).to_be_visible()
+    page.wait_for_timeout((TTL + 1) * 1000)  # expired: the browser's own reconnect is refused
+
+    streams = re.compile(r"/api/chat/.*/events")
+    page.route(streams, lambda route: route.abort())
+    live_server.restart()
+    expect(state).to_have_text("Reconnecting…")
+    r = httpx.post(
+        f"{live_server.url}/api/chat/{conversation.pk}/messages",
+        json={"body": "Sent during the drop"},
+        headers={"Authorization": f"Bearer {issue_pair(host).access}"},
+    )
+    assert r.status_code == 201, r.text
+    page.unroute(streams)
+    expect(state).to_have_text("Live", timeout=20_000)
+    expect(page.locator("[data-messages] .message-body")).to_have_text(["Sent during the drop"])
+    resumed_from = [parse_qs(urlparse(u).query).get("lastEventId") for u in stream_urls]
+    assert [f"conversation-{conversation.pk}:0"] in resumed_from, stream_urls
+    assert len(history_loads) == 1, history_loads  # loaded once, never reloaded

@@ -182,7 +182,8 @@ openStream(`/api/chat/${conversationId}/events`, {
     showState(state);
     if (state === "open") loadHistoryOnce();
   },
-  // Dropped before any event came: nothing to resume from, so fetch the latest page.
+  // Dropped before any id came (not even stream-open's): nothing to resume from, so
+  // fetch the latest page.
   onResync: () => loadLatest({ keepScroll: !nearBottom() }),
 });
 // A stream that cannot open (offline, a proxy in the way) must not hide the history.
