@@ -92,10 +92,14 @@ TEMPLATES = [
     },
 ]
 
+# Connections are kept (per request thread, see core.asgi_handler) for DB_CONN_MAX_AGE
+# seconds: a new SQLite connection re-reads the schema and runs the PRAGMAs below, which
+# cost more than a message's whole write transaction. Health checks drop a broken one.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -68,7 +68,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.http import HttpRequest, HttpResponse
 from django_eventstream.eventrequest import EventRequest
 from django_eventstream.eventstream import EventPermissionError, get_events
@@ -191,7 +191,7 @@ def open_stream(request: HttpRequest, event_request: EventRequest) -> str:
         except EventPermissionError as exc:
             raise NotFound(NOT_FOUND) from exc
     finally:
-        close_old_connections()
+        connections.close_all()  # whatever CONN_MAX_AGE says: pool threads keep none
 
 
 def reread_stored(event_request: EventRequest) -> str:
@@ -200,7 +200,7 @@ def reread_stored(event_request: EventRequest) -> str:
     try:
         return read_stored(event_request)
     finally:
-        close_old_connections()
+        connections.close_all()
 
 
 # ---------------------------------------------------------------- live events (loop)
@@ -375,12 +375,13 @@ class StreamRoute:
             return
         await self.app(scope, receive, send)
 
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         """Start the Redis fan-out at boot (Django's handler has no lifespan of its own).
 
         The library starts its Redis subscriber with the first stream, so that stream's
-        first events could be published before the subscription is live.
+        first events could be published before the subscription is live. At shutdown,
+        the app behind (`core.asgi_handler`) closes the database connections its idle
+        request threads keep.
         """
         while True:
             message = await receive()
@@ -397,6 +398,9 @@ class StreamRoute:
                             )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                aclose = getattr(self.app, "aclose", None)
+                if aclose is not None:
+                    await aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

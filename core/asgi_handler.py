@@ -1,0 +1,114 @@
+"""Django's ASGI handler, with each request's sync work in one reused thread.
+
+Django's stock `ASGIHandler` loads the middleware in async mode. Its built-in
+middleware (sessions, CSRF, auth, messages, security, ...) are `MiddlewareMixin`s,
+which in async mode run every `process_request` and `process_response` through its
+own `sync_to_async` hop, and a sync-only middleware (WhiteNoise) in the chain adds
+two more hops around the rest: about fifteen thread switches for one API request.
+Each request also gets a brand new thread (asgiref's per-request
+`ThreadSensitiveContext`), so a persistent database connection could never be
+reused: every request connected to the database and ran its init PRAGMAs again.
+Measured under uvicorn (bench/README.md), that was most of a small request's CPU.
+
+`OneThreadASGIHandler` keeps everything Django's handler does (body reading,
+request signals, disconnect handling, sending, streaming responses) and changes two
+things:
+
+- The middleware chain and the view are loaded in sync mode (Django's WSGI path, the
+  same middleware in the same order) and run in ONE `sync_to_async` hop per request.
+- The thread that runs a request's sync work is taken from a small pool of
+  single-thread executors instead of being created for the request, through
+  asgiref's `ThreadSensitiveContext(executor=...)`. A request still has a thread of
+  its own while it runs (so one slow request never holds up another), every
+  thread-sensitive call of the request still lands on that one thread, and the
+  thread's database connection survives between requests when `CONN_MAX_AGE`
+  allows (`close_old_connections` at request start and end still applies it).
+
+An executor whose thread is still busy when its request ends (the client went away
+and Django cancelled the request while the view was running) is not reused: it
+finishes that work, closes its connections and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import django
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core.handlers import base
+from django.core.handlers.asgi import ASGIHandler
+from django.db import connections
+from django.http import HttpRequest, HttpResponseBase
+
+# Idle request threads kept for reuse. More requests at once than this still run
+# concurrently (each gets a thread), the extra threads just do not stay.
+IDLE_THREADS = 8
+
+
+class RequestThread(ThreadPoolExecutor):
+    """One worker thread, and a count of the work handed to it and not yet done."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="django-request")
+        self.pending = 0
+        self._count_lock = threading.Lock()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
+        with self._count_lock:
+            self.pending += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: Future) -> None:
+        with self._count_lock:
+            self.pending -= 1
+
+    def retire(self) -> Future:
+        """Finish what is queued, close this thread's connections, let the thread end."""
+        closed = self.submit(connections.close_all)
+        self.shutdown(wait=False)
+        return closed
+
+
+class OneThreadASGIHandler(ASGIHandler):
+    """`ASGIHandler` running middleware + view in one hop, on a reused thread."""
+
+    def __init__(self) -> None:
+        base.BaseHandler.__init__(self)  # not ASGIHandler's: it loads the async chain
+        self.load_middleware(is_async=False)
+        self._idle: list[RequestThread] = []  # touched on the event loop only
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        thread = self._idle.pop() if self._idle else RequestThread()
+        try:
+            # Django's own ThreadSensitiveContext inside finds this one and keeps it.
+            async with ThreadSensitiveContext(executor=thread):
+                await super().__call__(scope, receive, send)
+        finally:
+            if thread.pending or len(self._idle) >= IDLE_THREADS:
+                thread.retire()
+            else:
+                self._idle.append(thread)  # last in, first out: warm threads first
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+    async def aclose(self) -> None:
+        """At server shutdown: close the idle threads' database connections, and wait.
+
+        A kept connection would otherwise outlive the server in this process (and
+        keep, say, a PostgreSQL test database from being dropped).
+        """
+        idle, self._idle = self._idle, []
+        closed = [asyncio.wrap_future(thread.retire()) for thread in idle]
+        await asyncio.gather(*closed, return_exceptions=True)
+
+
+def get_asgi_application() -> OneThreadASGIHandler:
+    """`django.core.asgi.get_asgi_application`, with this module's handler."""
+    django.setup(set_prefix=False)
+    return OneThreadASGIHandler()

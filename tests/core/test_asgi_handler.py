@@ -1,0 +1,161 @@
+"""core.asgi_handler: one thread per request, reused with its connection, never shared.
+
+Driven in-process through the real handler (asgiref's ApplicationCommunicator speaks
+ASGI to it), with small views of this module's own URLconf that report the thread they
+ran in, so the tests see exactly what a request's sync code saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from django.core.signals import request_finished
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+
+from core.asgi_handler import IDLE_THREADS, OneThreadASGIHandler
+from core.models import User
+
+release = threading.Event()
+entered = threading.Event()
+inside: list[int] = []  # threads currently in `slow`
+
+
+def where(request: HttpRequest) -> JsonResponse:
+    User.objects.exists()  # touch the database, so the thread has a connection
+    return JsonResponse({"thread": threading.get_ident()})
+
+
+def slow(request: HttpRequest) -> JsonResponse:
+    inside.append(threading.get_ident())
+    entered.set()
+    assert release.wait(10), "never released"
+    return JsonResponse({"thread": threading.get_ident()})
+
+
+urlpatterns = [path("where", where), path("slow", slow)]
+
+
+def scope(path: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": f"/{path}",
+        "raw_path": f"/{path}".encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+async def get(handler: OneThreadASGIHandler, path: str) -> dict[str, Any]:
+    app = ApplicationCommunicator(handler, scope(path))
+    await app.send_input({"type": "http.request", "body": b""})
+    start = await app.receive_output(10)
+    body = await app.receive_output(10)
+    await app.wait(10)
+    assert start["status"] == 200, body
+    return json.loads(body["body"])
+
+
+@pytest.fixture
+def handler(transactional_db: None, settings: Any, monkeypatch: Any) -> Iterator[Any]:
+    settings.ROOT_URLCONF = __name__
+    # Kept connections, as in production (tests may run with DB_CONN_MAX_AGE=0).
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    release.clear()
+    entered.clear()
+    inside.clear()
+    made = OneThreadASGIHandler()
+    yield made
+    release.set()
+    asyncio.run(made.aclose())
+
+
+def test_requests_one_after_another_reuse_one_thread_and_its_database_connection(
+    handler: OneThreadASGIHandler,
+) -> None:
+    seen: list[tuple[int, int | None]] = []
+
+    def record(**_: Any) -> None:  # after the view and close_old_connections, same thread
+        seen.append((threading.get_ident(), id(connection.connection)))
+
+    request_finished.connect(record)
+    try:
+
+        async def three() -> list[int]:
+            return [(await get(handler, "where"))["thread"] for _ in range(3)]
+
+        threads = asyncio.run(three())
+    finally:
+        request_finished.disconnect(record)
+    assert len(set(threads)) == 1, "a new thread per request"
+    assert threads[0] != threading.get_ident()
+    assert [t for t, _ in seen] == threads  # middleware, view and signals: one thread
+    assert len({c for _, c in seen}) == 1, "the connection was not kept"
+
+
+def test_a_slow_request_holds_up_no_other(handler: OneThreadASGIHandler) -> None:
+    async def scenario() -> tuple[int, int]:
+        slow_app = ApplicationCommunicator(handler, scope("slow"))
+        await slow_app.send_input({"type": "http.request", "body": b""})
+        while not entered.is_set():
+            await asyncio.sleep(0.01)
+        other = (await get(handler, "where"))["thread"]  # served while `slow` waits
+        release.set()
+        await slow_app.receive_output(10)
+        return other, inside[0]
+
+    other, slow_thread = asyncio.run(scenario())
+    assert other != slow_thread
+
+
+def test_a_thread_still_busy_when_its_request_is_cancelled_is_retired_not_lent_out(
+    handler: OneThreadASGIHandler,
+) -> None:
+    async def scenario() -> tuple[int, list[Any]]:
+        slow_app = ApplicationCommunicator(handler, scope("slow"))
+        await slow_app.send_input({"type": "http.request", "body": b""})
+        while not entered.is_set():
+            await asyncio.sleep(0.01)
+        slow_app.future.cancel()  # e.g. the server shutting down mid-request
+        with pytest.raises(asyncio.CancelledError):
+            await slow_app.future
+        after = (await get(handler, "where"))["thread"]  # must not queue behind `slow`
+        idle = list(handler._idle)
+        release.set()
+        return after, idle
+
+    after, idle = asyncio.run(scenario())
+    assert after != inside[0]
+    assert len(idle) == 1  # the busy thread was not pooled
+
+
+def test_requests_at_once_each_get_a_thread_and_only_some_are_kept(
+    handler: OneThreadASGIHandler,
+) -> None:
+    wanted = IDLE_THREADS + 4
+
+    async def many() -> tuple[list[int], int]:
+        pending = asyncio.gather(*(get(handler, "slow") for _ in range(wanted)))
+        while len(inside) < wanted:  # all of them inside the view at the same time
+            await asyncio.sleep(0.01)
+        release.set()
+        answers = await pending
+        return [a["thread"] for a in answers], len(handler._idle)
+
+    threads, idle = asyncio.run(many())
+    assert len(set(threads)) == wanted
+    assert idle == IDLE_THREADS
