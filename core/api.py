@@ -10,6 +10,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -85,6 +86,27 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(RequestDataTooBig)
 def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return _error(request, 413, "Request body too large.")
+
+
+# SQLite's primary result codes for "another connection holds the lock".
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+BUSY_RETRY_AFTER = 1
+
+
+@api.exception_handler(OperationalError)
+def on_database_busy(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    """SQLite waited its whole busy timeout for the write lock: 503 + Retry-After, not 500.
+
+    Nothing was written (the transaction never started or was rolled back), the
+    request can simply be sent again, and the server is overloaded rather than
+    broken. Any other database error stays a 500.
+    """
+    code = getattr(exc.__cause__, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        raise exc
+    response = _error(request, 503, "The service is busy; retry in a moment.")
+    response["Retry-After"] = str(BUSY_RETRY_AFTER)
+    return response
 
 
 auth_router = Router(tags=["accounts"])
