@@ -13,13 +13,15 @@ it. A sequential client means no queueing: this is the cost of one request, the 
 that decides how many a second one core can serve (the side-by-side harness in
 ../shared/bench measures latency under load and memory per stream).
 
-Endpoints: `GET /api/users/{id}` (no auth: the floor of Django + ninja), `GET
-/api/auth/me` (JWT + one query), `GET /api/chat` (inbox page), `GET /api/chat/{id}`
-(detail with 50 messages), `POST /api/chat/{id}/messages` with no stream open, and
-the same POST while both participants hold their conversation and inbox streams
-(delivery to 4 streams included). Every answer's status is checked; a wrong one stops
-the run. /proc counts in 10 ms ticks, so a round should take well over 100 ms of
-server CPU (the defaults give ~500 ms).
+Endpoints: `GET /api/users/{id}` (no auth: the floor of Django + ninja),
+`GET /api/auth/me` (JWT + one query), `GET /api/chat` (an inbox page of 20
+conversations), `GET /api/chat/{id}` (detail with 50 messages), and
+`POST /api/chat/{id}/messages` round-robin over 20 conversations with the senders
+alternating (as ../shared/bench/load.py sends), first with no stream open, then while
+both participants of every conversation hold its stream (so the delivery to 2 streams
+per message is included). Every answer's status is checked; a wrong one stops the run.
+/proc counts in 10 ms ticks, so a round should take well over 100 ms of server CPU
+(the defaults give ~500 ms).
 """
 
 from __future__ import annotations
@@ -97,6 +99,27 @@ def measure(
     }
 
 
+CONVERSATIONS = 20  # messages go round-robin over these pairs, senders alternating
+
+
+def send_call(client: httpx.Client, seeded: Seeded) -> Callable[[int], httpx.Response]:
+    """Message i: conversation i mod K, sent by each participant in turn (as the harness)."""
+    auths = [
+        [{"Authorization": f"Bearer {seeded.users[u]['token']}"} for u in conv["users"]]
+        for conv in seeded.conversations[:CONVERSATIONS]
+    ]
+    ids = [conv["id"] for conv in seeded.conversations[:CONVERSATIONS]]
+
+    def call(i: int) -> httpx.Response:
+        k = i % CONVERSATIONS
+        sender = (i // CONVERSATIONS) % 2
+        return client.post(
+            f"/api/chat/{ids[k]}/messages", json={"body": f"m {i}"}, headers=auths[k][sender]
+        )
+
+    return call
+
+
 def endpoints(client: httpx.Client, seeded: Seeded) -> dict[str, tuple[Callable, int]]:
     a, b = seeded.users[0], seeded.users[1]
     conv = seeded.conversations[0]["id"]
@@ -104,17 +127,12 @@ def endpoints(client: httpx.Client, seeded: Seeded) -> dict[str, tuple[Callable,
     return {
         "GET /api/users/{id} (no auth)": (lambda i: client.get(f"/api/users/{b['id']}"), 200),
         "GET /api/auth/me": (lambda i: client.get("/api/auth/me", headers=auth), 200),
-        "GET /api/chat (inbox)": (lambda i: client.get("/api/chat", headers=auth), 200),
+        "GET /api/chat (inbox, 20 convs)": (lambda i: client.get("/api/chat", headers=auth), 200),
         "GET /api/chat/{id} (50 msgs)": (
             lambda i: client.get(f"/api/chat/{conv}", headers=auth),
             200,
         ),
-        "POST messages (send, no stream)": (
-            lambda i: client.post(
-                f"/api/chat/{conv}/messages", json={"body": f"m {i}"}, headers=auth
-            ),
-            201,
-        ),
+        "POST messages (no stream open)": (send_call(client, seeded), 201),
     }
 
 
@@ -133,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, float]] = {}
     started = time.monotonic()
     with Stayhub(app=a.app) as server:
-        seeded = server.seed(3, [(0, 1)])
+        pairs = [(2 * i, 2 * i + 1) for i in range(CONVERSATIONS)]
+        pairs += [(0, 2 * i + 1) for i in range(1, CONVERSATIONS)]  # user 0's inbox: 20
+        seeded = server.seed(2 * CONVERSATIONS, pairs)
         server.start()
         with httpx.Client(base_url=server.url, timeout=30) as client:
             # history for the detail endpoint: 60 messages
@@ -147,16 +167,18 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 results[name] = measure(server, client, call, expect, a.rounds, a.batch, a.warmup)
                 print(f"{name:36s} {results[name]}", file=sys.stderr)
-            name = "POST messages (send, 4 streams open)"
+            name = "POST messages (both streams open)"
             if not a.only or a.only in name:
                 readers = [
-                    StreamReader(server.port, path, user["token"])
-                    for user in seeded.users[:2]
-                    for path in (f"/api/chat/{conv}/events", "/api/chat/events")
+                    StreamReader(
+                        server.port, f"/api/chat/{c['id']}/events", seeded.users[u]["token"]
+                    )
+                    for c in seeded.conversations[:CONVERSATIONS]
+                    for u in c["users"]
                 ]
                 for r in readers:
                     r.start()
-                call, expect = table["POST messages (send, no stream)"]
+                call, expect = table["POST messages (no stream open)"]
                 results[name] = measure(server, client, call, expect, a.rounds, a.batch, a.warmup)
                 print(f"{name:36s} {results[name]}", file=sys.stderr)
                 for r in readers:
