@@ -104,7 +104,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers go on while one writer commits; IMMEDIATE takes the write
-    # lock at BEGIN so that concurrent writers queue instead of failing mid-way.
+    # lock at BEGIN so that concurrent writers queue instead of failing mid-way, and
+    # core.db_backends.sqlite3 queues this process's writers in arrival order.
+    DATABASES["default"]["ENGINE"] = "core.db_backends.sqlite3"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",
