@@ -242,25 +242,57 @@ async def _body(send: Send, text: str) -> None:
     await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
 
 
+class KeepAlive:
+    """Says a keep-alive is due (and wakes the stream) after `interval` s without a write.
+
+    One timer per stream, re-armed only when it fires, for the time left since the last
+    write: a stream that delivers events makes no timer per event.
+    """
+
+    def __init__(self, listener: Listener, interval: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.listener = listener
+        self.interval = interval
+        self.due = False
+        self.last_write = self.loop.time()
+        self.timer = self.loop.call_later(interval, self._fire)
+
+    def wrote(self) -> None:
+        self.due = False
+        self.last_write = self.loop.time()
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+    def _fire(self) -> None:
+        left = self.interval - (self.loop.time() - self.last_write)
+        if left <= 0:
+            self.due = True
+            self.listener.aevent.set()
+            left = self.interval
+        self.timer = self.loop.call_later(left, self._fire)
+
+
 async def pump(
     send: Send, receive: Receive, listener: Listener, event_request: EventRequest
 ) -> None:
-    """Write live events until the client leaves; a keep-alive after each idle interval."""
+    """Write live events until the client leaves; a keep-alive after each idle interval.
+
+    The stream waits on its listener's event alone: the client leaving and the
+    keep-alive timer set it too. An event thus costs one future, and a waiting stream
+    holds one task (the disconnect watch) and one timer. (A task, a timer and a set per
+    event, alive until the stream's next event, were with hundreds of open streams most
+    of what Python's cyclic GC had to sweep, in pauses of 20-100 ms: bench/README.md.)
+    """
     manager = get_listener_manager()
     disconnected = asyncio.ensure_future(_until_disconnect(receive))
-    woken = asyncio.ensure_future(listener.aevent.wait())
+    disconnected.add_done_callback(lambda _: listener.aevent.set())
+    keep_alive = KeepAlive(listener, settings.STREAM_KEEPALIVE_SECONDS)
     try:
         while True:
-            done, _ = await asyncio.wait(
-                {woken, disconnected},
-                timeout=settings.STREAM_KEEPALIVE_SECONDS,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if disconnected in done:
+            await listener.aevent.wait()
+            if disconnected.done():
                 return
-            if not done:
-                await _body(send, KEEP_ALIVE)
-                continue
             with manager.lock:
                 queued, overflow, error = (
                     listener.channel_items,
@@ -269,7 +301,6 @@ async def pump(
                 )
                 listener.channel_items, listener.overflow = {}, False
                 listener.aevent.clear()
-            woken = asyncio.ensure_future(listener.aevent.wait())
             text, complete = take_in_order(queued, event_request.channel_last_ids)
             if overflow or not complete:
                 try:
@@ -281,10 +312,11 @@ async def pump(
             if error:
                 await _body(send, text + sse_encode_error(error["condition"], error["text"]))
                 return
-            if text:
-                await _body(send, text)
+            if text or keep_alive.due:
+                await _body(send, text or KEEP_ALIVE)
+                keep_alive.wrote()
     finally:
-        woken.cancel()
+        keep_alive.cancel()
         disconnected.cancel()
 
 
