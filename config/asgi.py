@@ -9,9 +9,11 @@ thread hop, on a reused thread that keeps its database connection).
 
 import os
 
+from core import gc_tuning
 from core.asgi_handler import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+gc_tuning.configure()
 
 django_application = get_asgi_application()
 

@@ -159,3 +159,12 @@ def test_requests_at_once_each_get_a_thread_and_only_some_are_kept(
     threads, idle = asyncio.run(many())
     assert len(set(threads)) == wanted
     assert idle == IDLE_THREADS
+
+
+def test_the_server_entry_point_tunes_the_cyclic_gc() -> None:
+    import gc
+
+    import config.asgi  # noqa: F401  (what uvicorn imports)
+    from core import gc_tuning
+
+    assert gc.get_threshold() == gc_tuning.THRESHOLDS
