@@ -10,12 +10,19 @@ Each request also gets a brand new thread (asgiref's per-request
 reused: every request connected to the database and ran its init PRAGMAs again.
 Measured under uvicorn (bench/README.md), that was most of a small request's CPU.
 
-`OneThreadASGIHandler` keeps everything Django's handler does (body reading,
-request signals, disconnect handling, sending, streaming responses) and changes two
+`OneThreadASGIHandler` keeps Django's pieces (body reading, request creation and its
+errors, the middleware, signals, sending, streaming responses) and changes three
 things:
 
 - The middleware chain and the view are loaded in sync mode (Django's WSGI path, the
-  same middleware in the same order) and run in ONE `sync_to_async` hop per request.
+  same middleware in the same order).
+- One `sync_to_async` hop per request runs `request_started`, the chain and the view,
+  and, for a response whose body is already in memory, its `close()`
+  (`request_finished`); the loop then sends the body. Django's handler made three
+  hops (the signals, the chain, the close) and watched for the client leaving to
+  cancel the view, which for a sync view only drops its answer, as happens here when
+  the client is gone. A streaming response is closed after it was sent, as Django
+  does, in a second hop.
 - The thread that runs a request's sync work is taken from a small pool of
   single-thread executors instead of being created for the request, through
   asgiref's `ThreadSensitiveContext(executor=...)`. A request still has a thread of
@@ -24,9 +31,9 @@ things:
   thread's database connection survives between requests when `CONN_MAX_AGE`
   allows (`close_old_connections` at request start and end still applies it).
 
-An executor whose thread is still busy when its request ends (the client went away
-and Django cancelled the request while the view was running) is not reused: it
-finishes that work, closes its connections and exits.
+An executor whose thread is still busy when its request ends (the request was
+cancelled, say at shutdown, while the view ran) is not reused: it finishes that work,
+closes its connections and exits.
 """
 
 from __future__ import annotations
@@ -38,10 +45,13 @@ from typing import Any
 
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core import signals
+from django.core.exceptions import RequestAborted
 from django.core.handlers import base
-from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import connections
-from django.http import HttpRequest, HttpResponseBase
+from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
 
 # Idle request threads kept for reuse. More requests at once than this still run
 # concurrently (each gets a thread), the extra threads just do not stay.
@@ -94,8 +104,32 @@ class OneThreadASGIHandler(ASGIHandler):
             else:
                 self._idle.append(thread)  # last in, first out: warm threads first
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def handle(self, scope: dict, receive: Any, send: Any) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+        try:
+            await self.send_response(response, send)
+        finally:
+            if response.streaming:
+                await sync_to_async(response.close, thread_sensitive=True)()
+            body_file.close()
+
+    def _respond(self, scope: dict, body_file: Any) -> HttpResponseBase:
+        """The request's thread: started signal, request, middleware + view, and close."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size
+        if not response.streaming:
+            response.close()
+        return response
 
     async def aclose(self) -> None:
         """At server shutdown: close the idle threads' database connections, and wait.

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.core.signals import request_finished
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.urls import path
 
 from core.asgi_handler import IDLE_THREADS, OneThreadASGIHandler
@@ -40,7 +40,18 @@ def slow(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"thread": threading.get_ident()})
 
 
-urlpatterns = [path("where", where), path("slow", slow)]
+def chunks(request: HttpRequest) -> StreamingHttpResponse:
+    async def body() -> AsyncIterator[bytes]:
+        for n in range(3):
+            trail.append(f"chunk {n}")
+            yield f"{n};".encode()
+
+    return StreamingHttpResponse(body())
+
+
+trail: list[str] = []  # what happened, in order, across threads
+
+urlpatterns = [path("where", where), path("slow", slow), path("chunks", chunks)]
 
 
 def scope(path: str) -> dict[str, Any]:
@@ -60,14 +71,24 @@ def scope(path: str) -> dict[str, Any]:
     }
 
 
-async def get(handler: OneThreadASGIHandler, path: str) -> dict[str, Any]:
+async def fetch(handler: OneThreadASGIHandler, path: str) -> tuple[int, bytes]:
     app = ApplicationCommunicator(handler, scope(path))
     await app.send_input({"type": "http.request", "body": b""})
     start = await app.receive_output(10)
-    body = await app.receive_output(10)
+    body = b""
+    while True:
+        message = await app.receive_output(10)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
     await app.wait(10)
-    assert start["status"] == 200, body
-    return json.loads(body["body"])
+    return start["status"], body
+
+
+async def get(handler: OneThreadASGIHandler, path: str) -> dict[str, Any]:
+    status, body = await fetch(handler, path)
+    assert status == 200, body
+    return json.loads(body)
 
 
 @pytest.fixture
@@ -78,6 +99,7 @@ def handler(transactional_db: None, settings: Any, monkeypatch: Any) -> Iterator
     release.clear()
     entered.clear()
     inside.clear()
+    trail.clear()
     made = OneThreadASGIHandler()
     yield made
     release.set()
@@ -159,6 +181,25 @@ def test_requests_at_once_each_get_a_thread_and_only_some_are_kept(
     threads, idle = asyncio.run(many())
     assert len(set(threads)) == wanted
     assert idle == IDLE_THREADS
+
+
+def test_request_finished_comes_once_and_after_a_streamed_body_was_sent(
+    handler: OneThreadASGIHandler,
+) -> None:
+    def finished(**_: Any) -> None:
+        trail.append("finished")
+
+    request_finished.connect(finished)
+    try:
+
+        async def both() -> tuple[tuple[int, bytes], dict[str, Any]]:
+            return await fetch(handler, "chunks"), await get(handler, "where")
+
+        streamed, _ = asyncio.run(both())
+    finally:
+        request_finished.disconnect(finished)
+    assert streamed == (200, b"0;1;2;")
+    assert trail == ["chunk 0", "chunk 1", "chunk 2", "finished", "finished"]
 
 
 def test_the_server_entry_point_tunes_the_cyclic_gc() -> None:
