@@ -57,6 +57,8 @@ def test_anonymous_heart_sends_to_login_and_back(new_context, live_server):
     page.goto("/")
     page.get_by_role("link", name=re.compile("Log in to save Sea view flat")).click()
     page.wait_for_url(re.compile(r"/login\?next=%2F$"))
+    assert page.url.endswith("/login?next=%2F")
+    expect(page.get_by_label("Email")).to_be_visible()
 
 
 def test_filters_and_category_chips_narrow_the_browse(new_context, live_server):
