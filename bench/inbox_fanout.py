@@ -6,8 +6,9 @@
 What the shared harness (../shared/bench) does not cover: `GET /api/chat/events`, the
 stream a browser keeps open for the inbox page. A "hub" user (a host, say) is in
 `--conversations` conversations, one with each other user. The hub holds ONE inbox
-stream; every other user holds their own inbox stream too. The other users send
-`--messages` messages, open loop at `--rate` a second, round-robin over the
+stream; every other user holds their own inbox stream too. After `--warmup` messages
+(not measured: connections, request threads, their database connections), the other
+users send `--messages` messages, open loop at `--rate` a second, round-robin over the
 conversations, so each message lands on two inbox streams: the hub's and its sender's.
 
 Printed: latency from just before the POST to arrival on the hub's inbox (p50, p95, p99,
@@ -43,14 +44,19 @@ async def run(server: Stayhub, a: argparse.Namespace) -> dict:
         nonlocal duplicates
         if event != "message":
             return
-        seq = int(json.loads(data)["body"].split()[1])
+        kind, number = json.loads(data)["body"].split()
+        if kind != "fan":
+            return
+        seq = int(number)
         if seq in hub_seen:
             duplicates += 1
         hub_seen[seq] = now
 
     def on_own(event: str, _id: str | None, data: str, _now: float) -> None:
         if event == "message":
-            own_seen.add(int(json.loads(data)["body"].split()[1]))
+            kind, number = json.loads(data)["body"].split()
+            if kind == "fan":
+                own_seen.add(int(number))
 
     streams = [EventStream(server.port, "/api/chat/events", hub["token"])]
     streams += [EventStream(server.port, "/api/chat/events", u["token"]) for u in seeded.users[1:]]
@@ -71,16 +77,20 @@ async def run(server: Stayhub, a: argparse.Namespace) -> dict:
     free = list(pool)
     errors: dict[str, int] = {}
 
-    async def send(seq: int) -> None:
+    async def send(seq: int, kind: str = "fan") -> None:
         conv = seeded.conversations[seq % k]
         sender = seeded.users[conv["users"][1]]
         while not free:
             await asyncio.sleep(0.001)
         conn = free.pop()
         try:
-            sent[seq] = perf()
+            if kind == "fan":
+                sent[seq] = perf()
             status, _ = await conn.request(
-                "POST", f"/api/chat/{conv['id']}/messages", sender["token"], {"body": f"fan {seq}"}
+                "POST",
+                f"/api/chat/{conv['id']}/messages",
+                sender["token"],
+                {"body": f"{kind} {seq}"},
             )
         finally:
             free.append(conn)
@@ -88,15 +98,22 @@ async def run(server: Stayhub, a: argparse.Namespace) -> dict:
             errors[str(status)] = errors.get(str(status), 0) + 1
             sent.pop(seq, None)
 
+    async def paced(count: int, kind: str) -> None:
+        start = perf() + 0.05
+        tasks = []
+        for seq in range(count):
+            delay = start + seq / a.rate - perf()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(send(seq, kind)))
+        await asyncio.gather(*tasks)
+
+    # warm-up (not measured): connections, request threads and their database
+    # connections, code paths; like the shared harness's warm-up messages
+    await paced(a.warmup, "warm")
+    await asyncio.sleep(0.5)
     cpu0 = server.cpu()
-    t0 = perf() + 0.05
-    tasks = []
-    for seq in range(a.messages):
-        delay = t0 + seq / a.rate - perf()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(send(seq)))
-    await asyncio.gather(*tasks)
+    await paced(a.messages, "fan")
     deadline = perf() + 5
     while (len(hub_seen) < len(sent) or len(own_seen) < len(sent)) and perf() < deadline:
         await asyncio.sleep(0.02)
@@ -135,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--messages", type=int, default=1000)
     p.add_argument("--rate", type=float, default=100.0, help="messages a second, in all")
     p.add_argument("--connections", type=int, default=16, help="keep-alive connections for POSTs")
+    p.add_argument("--warmup", type=int, default=50, help="messages sent first, not measured")
     p.add_argument("--max-seconds", type=float, default=110.0)
     p.add_argument("--json-out", help="also write the figures here as JSON")
     a = p.parse_args(argv)
