@@ -42,6 +42,12 @@ test: install-dev
 	  DATABASE_URL="$$STAYHUB_TEST_PG_URL" $(PY) -m pytest -n $(WORKERS) -m "not browser" $(PYTEST_ARGS); \
 	fi
 
+# Numbers, not tests: server CPU per request, inbox streams, resume (bench/README.md).
+bench: install-dev
+	$(PY) bench/request_cost.py
+	$(PY) bench/inbox_fanout.py
+	$(PY) bench/resume_replay.py
+
 lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
