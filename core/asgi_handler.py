@@ -31,6 +31,10 @@ things:
   thread's database connection survives between requests when `CONN_MAX_AGE`
   allows (`close_old_connections` at request start and end still applies it).
 
+When its last request in flight has been answered, the handler runs Python's cyclic
+garbage collection if one is due (`core.gc_tuning`), so that the pause falls between
+requests instead of inside one.
+
 An executor whose thread is still busy when its request ends (the request was
 cancelled, say at shutdown, while the view ran) is not reused: it finishes that work,
 closes its connections and exits.
@@ -52,6 +56,8 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import connections
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
+
+from core import gc_tuning
 
 # Idle request threads kept for reuse. More requests at once than this still run
 # concurrently (each gets a thread), the extra threads just do not stay.
@@ -91,18 +97,23 @@ class OneThreadASGIHandler(ASGIHandler):
         base.BaseHandler.__init__(self)  # not ASGIHandler's: it loads the async chain
         self.load_middleware(is_async=False)
         self._idle: list[RequestThread] = []  # touched on the event loop only
+        self.in_flight = 0  # requests being handled (event loop only)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         thread = self._idle.pop() if self._idle else RequestThread()
+        self.in_flight += 1
         try:
             # Django's own ThreadSensitiveContext inside finds this one and keeps it.
             async with ThreadSensitiveContext(executor=thread):
                 await super().__call__(scope, receive, send)
         finally:
+            self.in_flight -= 1
             if thread.pending or len(self._idle) >= IDLE_THREADS:
                 thread.retire()
             else:
                 self._idle.append(thread)  # last in, first out: warm threads first
+            if not self.in_flight:  # answered, and nobody else is waiting
+                gc_tuning.collect_when_idle()
 
     async def handle(self, scope: dict, receive: Any, send: Any) -> None:
         try:

@@ -8,6 +8,7 @@ ran in, so the tests see exactly what a request's sync code saw.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -50,8 +51,23 @@ def chunks(request: HttpRequest) -> StreamingHttpResponse:
 
 
 trail: list[str] = []  # what happened, in order, across threads
+kept: list[Any] = []  # objects the `litter` view leaves behind, to be collected after
 
-urlpatterns = [path("where", where), path("slow", slow), path("chunks", chunks)]
+
+def litter(request: HttpRequest) -> JsonResponse:
+    """Leave 3 x IDLE_YOUNG GC-tracked objects alive, and say what the GC saw meanwhile."""
+    from core import gc_tuning
+
+    kept.extend([] for _ in range(3 * gc_tuning.IDLE_YOUNG))
+    return JsonResponse({"young": gc.get_count()[0]})
+
+
+urlpatterns = [
+    path("where", where),
+    path("slow", slow),
+    path("chunks", chunks),
+    path("litter", litter),
+]
 
 
 def scope(path: str) -> dict[str, Any]:
@@ -203,9 +219,73 @@ def test_request_finished_comes_once_and_after_a_streamed_body_was_sent(
 
 
 def test_the_server_entry_point_tunes_the_cyclic_gc() -> None:
-    import gc
-
     import config.asgi  # noqa: F401  (what uvicorn imports)
     from core import gc_tuning
 
     assert gc.get_threshold() == gc_tuning.THRESHOLDS
+
+
+@pytest.fixture
+def server_gc() -> Iterator[None]:
+    """The server's GC thresholds for one test, then this process's own again."""
+    from core import gc_tuning
+
+    before = gc.get_threshold()
+    gc.collect()
+    gc_tuning.configure()
+    yield
+    gc.set_threshold(*before)
+    kept.clear()
+
+
+def test_the_garbage_of_a_request_is_collected_after_it_is_answered_not_during_it(
+    handler: OneThreadASGIHandler, server_gc: None
+) -> None:
+    from core import gc_tuning
+
+    answer = asyncio.run(get(handler, "litter"))
+    # The view saw all its objects still uncollected: no collection inside the request.
+    assert answer["young"] >= 3 * gc_tuning.IDLE_YOUNG
+    # Once it was answered, with nothing else in flight, the young generation was.
+    assert gc.get_count()[0] < gc_tuning.IDLE_YOUNG
+
+
+def test_no_collection_while_another_request_is_in_flight(
+    handler: OneThreadASGIHandler, server_gc: None
+) -> None:
+    from core import gc_tuning
+
+    async def litter_while_slow() -> int:
+        slow_one = asyncio.ensure_future(fetch(handler, "slow"))
+        await asyncio.to_thread(entered.wait, 10)
+        await get(handler, "litter")
+        young_while_busy = gc.get_count()[0]
+        release.set()
+        await slow_one
+        return young_while_busy
+
+    young_while_busy = asyncio.run(litter_while_slow())
+    assert young_while_busy >= 3 * gc_tuning.IDLE_YOUNG  # the slow request was in flight
+    assert gc.get_count()[0] < gc_tuning.IDLE_YOUNG  # collected once it was answered
+
+
+def test_collect_when_idle_runs_the_generation_cpython_would() -> None:
+    from core import gc_tuning
+
+    before = gc.get_threshold()
+    gc.disable()
+    try:
+        gc.collect()
+        gc.set_threshold(*gc_tuning.THRESHOLDS)
+        assert gc_tuning.collect_when_idle() is None  # nothing has accumulated
+        young = [[] for _ in range(gc_tuning.IDLE_YOUNG + 100)]
+        assert gc_tuning.collect_when_idle() == 0
+        assert gc.get_count()[:2] == (0, 1)
+        for _ in range(gc_tuning.THRESHOLDS[1]):
+            gc.collect(0)  # the middle generation is now past its threshold
+        young += [[] for _ in range(gc_tuning.IDLE_YOUNG + 100)]
+        assert gc_tuning.collect_when_idle() == 1
+        assert gc.get_count()[:2] == (0, 0)
+    finally:
+        gc.enable()
+        gc.set_threshold(*before)
