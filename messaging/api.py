@@ -76,6 +76,8 @@ def message_list(
 @router.post(
     "/{conversation_id}/messages",
     response={201: MessageOut, **error_responses(401, 404, 413, 422, 429)},
+    # The service reads the sender with the conversation: no separate user query.
+    auth=JWTAuth(load_user=False),
     throttle=[PerUserThrottle("MESSAGE_RATE", scope="messages")],
     summary="Send a message (rate limited per user: MESSAGE_RATE a minute)",
 )

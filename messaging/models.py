@@ -119,6 +119,14 @@ class Conversation(models.Model):
         a_id, b_id = getattr(a, "pk", a), getattr(b, "pk", b)
         return (a, b) if uuid.UUID(str(a_id)) < uuid.UUID(str(b_id)) else (b, a)
 
+    def participant(self, user_id: Any) -> User | None:
+        """The participant whose id is `user_id` (loaded with `with_users()`), else None."""
+        if user_id == self.user_low_id:
+            return self.user_low
+        if user_id == self.user_high_id:
+            return self.user_high
+        return None
+
     def other_user(self, user: User) -> User:
         """The participant who is not `user` (the recipient of what `user` sends)."""
         return self.user_high if self.user_low_id == user.pk else self.user_low

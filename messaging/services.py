@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -11,9 +11,10 @@ from django.db.models import F, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core.errors import BadRequest, Invalid, NotFound
+from core.auth import TokenUser
+from core.errors import BadRequest, Invalid, NotAuthenticated, NotFound
 from core.models import User
-from core.selectors import get_or_404, get_user
+from core.selectors import get_user
 from messaging import events
 from messaging.models import BODY_MAX_LENGTH, Conversation, ConversationMessage, Participant
 from messaging.selectors import NOT_PARTICIPANT
@@ -71,7 +72,9 @@ def clean_body(body: Any) -> str:
     return text
 
 
-def send_message(*, conversation_id: UUID, sender: User, body: str) -> ConversationMessage:
+def send_message(
+    *, conversation_id: UUID, sender: User | TokenUser, body: str
+) -> ConversationMessage:
     """Store a message from a participant, then announce it once it is committed.
 
     Streams must deliver messages in their stored order `(created_at, id)`, and they
@@ -88,25 +91,41 @@ def send_message(*, conversation_id: UUID, sender: User, body: str) -> Conversat
     called inside it, under the same lock: it stores the events there, so event ids
     follow commit order too, and it wakes the streams only after commit
     (`on_commit`), so nobody is told of a message that was not stored.
+
+    The sender's row comes with the conversation (both participants are joined for
+    the message's answer anyway), so the endpoint's auth checks only the token
+    (`JWTAuth(load_user=False)`) and a sender who is gone or inactive is refused here.
     """
     text = clean_body(body)
     with transaction.atomic():
-        conversation = get_or_404(
-            Conversation.objects.of_user(sender).with_users().select_for_update(of=("self",)),
-            pk=conversation_id,
-        )
+        locked = Conversation.objects.with_users().select_for_update(of=("self",))
+        try:
+            conversation = locked.get(pk=conversation_id)
+        except Conversation.DoesNotExist:
+            _refuse(sender)
+        author = conversation.participant(sender.pk)
+        if author is None or not author.is_active:
+            _refuse(sender)
         created_at = max(timezone.now(), conversation.modified_at + _TICK)
         message = ConversationMessage.objects.create(
             conversation=conversation,
             body=text,
-            created_by=sender,
-            sent_to=conversation.other_user(sender),
+            created_by=author,
+            sent_to=conversation.other_user(author),
             created_at=created_at,
         )
         Conversation.objects.filter(pk=conversation.pk).update(modified_at=created_at)
         conversation.modified_at = created_at
         events.publish_message(message)
     return message
+
+
+def _refuse(sender: User | TokenUser) -> NoReturn:
+    """Why `sender` may not post: gone or inactive is a 401 (as `JWTAuth` answers it),
+    otherwise the conversation does not exist for them (404, as for a stranger)."""
+    if not User.objects.filter(pk=sender.pk, is_active=True).exists():
+        raise NotAuthenticated("Invalid token.")
+    raise NotFound(NOT_PARTICIPANT)
 
 
 def mark_read(*, conversation_id: UUID, user: User) -> None:

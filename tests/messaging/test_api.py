@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.tokens import issue_pair
@@ -364,6 +366,20 @@ def test_detail_runs_a_fixed_number_of_queries(as_alice, chat, messages, django_
     with django_assert_num_queries(3):
         response = as_alice.get(f"/api/chat/{chat.pk}")
     assert len(response.json()["messages"]) == min(messages, 50)
+
+
+def test_send_runs_a_fixed_number_of_queries_and_reads_the_sender_with_the_conversation(
+    as_bob, chat
+):
+    as_bob.post(f"/api/chat/{chat.pk}/messages", {"body": "first"})  # counters exist now
+    with CaptureQueriesContext(connection) as ran:
+        response = as_bob.post(f"/api/chat/{chat.pk}/messages", {"body": "second"})
+    assert response.status_code == 201
+    statements = [q["sql"] for q in ran.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # conversation locked with both users joined, message, modified_at, event counters
+    # (PostgreSQL: locked, then bumped; SQLite: one UPDATE ... RETURNING), events
+    assert len(statements) == (5 if connection.vendor == "sqlite" else 6), statements
+    assert not [sql for sql in statements if sql.startswith('SELECT "core_user"')]
 
 
 @pytest.mark.parametrize("limit", [1, 100])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 from django.conf import settings
 
+from core.models import User
 from core.tokens import issue_pair
 from messaging import services
 from messaging.models import ConversationMessage, Participant
@@ -87,6 +88,26 @@ def test_anonymous_callers_get_401(world, method, path, credential):
     assert response.status_code == 401, response.content
     assert response["WWW-Authenticate"].startswith("Bearer")
     assert "detail" in response.json()
+    assert state(world) == before
+
+
+@pytest.mark.parametrize(("method", "path"), ALL_ENDPOINTS)
+@pytest.mark.parametrize("account", ["deactivated", "deleted"])
+def test_a_participant_whose_account_is_gone_gets_401(world, method, path, account):
+    """A still-valid token of a deactivated or deleted participant opens nothing.
+
+    Sending a message checks only the token at the door (`JWTAuth(load_user=False)`)
+    and reads the sender with the conversation: it must refuse the same way.
+    """
+    client = client_for(world.alice)
+    if account == "deactivated":
+        User.objects.filter(pk=world.alice.pk).update(is_active=False)
+    else:
+        User.objects.filter(pk=world.alice.pk).delete()
+    before = state(world)
+    response = call(client, method, path, world)
+    assert response.status_code == 401, response.content
+    assert response["WWW-Authenticate"].startswith("Bearer")
     assert state(world) == before
 
 
