@@ -6,6 +6,7 @@ App routers (listings, messaging) are mounted on it in `config.urls`, so that
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.errors import Throttled as NinjaThrottled
+from ninja.openapi.schema import OpenAPISchema
 
 from core import services
 from core.auth import JWTAuth, clear_auth_cookies, set_auth_cookies
@@ -34,7 +36,38 @@ from core.selectors import get_user
 from core.throttling import PerAddressThrottle
 from core.tokens import TokenPair, spend_refresh
 
-api = NinjaAPI(
+# SQLite's primary result codes for "another connection holds the lock".
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+BUSY_RETRY_AFTER = 1
+WRITING_METHODS = frozenset({"post", "put", "patch", "delete"})
+
+
+class StayhubAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document also lists the answer any writing operation may give.
+
+    A write can find SQLite's lock still held after its busy timeout whatever the
+    endpoint (`on_database_busy` below): every POST, PUT, PATCH and DELETE documents
+    that 503 with its `Retry-After`, here in one place rather than on each route.
+    """
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        busy = {
+            "description": "The database stayed busy: nothing was written, send it again "
+            "after `Retry-After` seconds.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        }
+        for operations in schema["paths"].values():
+            for method, operation in operations.items():
+                if method in WRITING_METHODS:
+                    operation["responses"].setdefault("503", busy)
+        return schema
+
+
+api = StayhubAPI(
     title="stayhub API",
     version="1.0",
     description=(
@@ -86,11 +119,6 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(RequestDataTooBig)
 def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return _error(request, 413, "Request body too large.")
-
-
-# SQLite's primary result codes for "another connection holds the lock".
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
-BUSY_RETRY_AFTER = 1
 
 
 @api.exception_handler(OperationalError)

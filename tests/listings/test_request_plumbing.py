@@ -103,3 +103,21 @@ def test_the_openapi_schema_documents_every_answer(anon):
     assert set(booking) >= {"201", "401", "403", "404", "409", "422"}
     assert set(paths["/api/properties"]["get"]["responses"]) >= {"200", "401", "422"}
     assert "/api/reservations" in paths
+
+
+def test_every_writing_operation_documents_the_503_of_a_busy_database(anon):
+    paths = anon.get("/api/openapi.json").json()["paths"]
+    methods = [
+        (path, method, operation["responses"])
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    ]
+    writes = [(path, method, answers) for path, method, answers in methods if method != "get"]
+    assert len(writes) >= 15  # accounts, properties, favorites, reservations, chat
+    for path, method, answers in writes:
+        busy = answers.get("503")
+        assert busy is not None, (method, path)
+        assert busy["headers"]["Retry-After"]["schema"]["type"] == "integer"
+        schema = busy["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorOut"}
+    assert not [path for path, method, answers in methods if method == "get" and "503" in answers]
