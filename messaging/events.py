@@ -53,6 +53,8 @@ from messaging.schemas import message_payload
 from messaging.selectors import is_participant
 
 MESSAGE_EVENT = "message"
+# Not on every platform (Windows); where it is missing the delivery only waits longer.
+_yield_cpu = getattr(os, "sched_yield", None)
 CONVERSATION_PREFIX = "conversation-"
 INBOX_PREFIX = "inbox-"
 
@@ -139,5 +141,5 @@ def _deliver(events: list[Event]) -> None:
             woke_local = True
         if settings.GRIP_URL:
             publish_event(event.channel, event.type, event.data, pub_id, str(event.id - 1))
-    if woke_local:
-        os.sched_yield()
+    if woke_local and _yield_cpu is not None:
+        _yield_cpu()
