@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from PIL import Image
 
@@ -28,6 +28,10 @@ from listings.selectors import property_get
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
 MAX_IMAGE_PIXELS = 40_000_000
 MAX_NIGHTS = 365
+# PostgreSQL's SQLSTATE for "deadlock detected", and how often a booking is tried.
+DEADLOCK = "40P01"
+DEADLOCK_ATTEMPTS = 3
+OVERLAP = "These dates overlap another stay."
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -166,6 +170,42 @@ def reservation_create(
     check and insert run in one serialised transaction (SQLite: BEGIN IMMEDIATE).
     """
     _check_stay(start_date, end_date)
+    stay = {
+        "property_id": property_id,
+        "guest": guest,
+        "start_date": start_date,
+        "end_date": end_date,
+        "guests": guests,
+    }
+    attempts_left = DEADLOCK_ATTEMPTS
+    while True:
+        try:
+            return _book(**stay)
+        except OperationalError as exc:
+            attempts_left -= 1
+            if not _deadlocked(exc):
+                raise
+            if not attempts_left:
+                raise Conflict(OVERLAP) from exc
+
+
+def _deadlocked(exc: OperationalError) -> bool:
+    """Whether PostgreSQL aborted the booking as a deadlock, and it can simply be tried again.
+
+    PostgreSQL checks an exclusion constraint by waiting for the transactions whose
+    uncommitted rows conflict with the new one, so two overlapping bookings can wait
+    for each other and one is aborted ("deadlock detected", seen with 8 at once). Its
+    stay overlapped another: tried again, it finds that one committed and is a 409
+    (and a 409 it is if it keeps being the one aborted). Not inside a caller's
+    transaction, which the abort has spoilt.
+    """
+    deadlock = getattr(exc.__cause__, "sqlstate", None) == DEADLOCK
+    return deadlock and not connection.in_atomic_block
+
+
+def _book(
+    *, property_id: Any, guest: User, start_date: date, end_date: date, guests: int
+) -> Reservation:
     try:
         with transaction.atomic():
             candidates = Property.objects.all()
@@ -177,7 +217,7 @@ def reservation_create(
             if guests > prop.guests:
                 raise Invalid(f"This property takes at most {prop.guests} guests.")
             if Reservation.objects.overlapping(prop.pk, start_date, end_date).exists():
-                raise Conflict("These dates overlap another stay.")
+                raise Conflict(OVERLAP)
             reservation = Reservation(
                 property=prop, guest=guest, start_date=start_date, end_date=end_date, guests=guests
             )
@@ -185,7 +225,7 @@ def reservation_create(
             reservation.save(force_insert=True)
     except IntegrityError as exc:
         if NO_OVERLAP_NAME in str(exc):
-            raise Conflict("These dates overlap another stay.") from exc
+            raise Conflict(OVERLAP) from exc
         raise
     reservation.property = property_get(property_id=prop.pk, user=guest)
     return reservation
