@@ -98,10 +98,8 @@ def send_message(
     """
     text = clean_body(body)
     with transaction.atomic():
-        locked = Conversation.objects.with_users().select_for_update(of=("self",))
-        try:
-            conversation = locked.get(pk=conversation_id)
-        except Conversation.DoesNotExist:
+        conversation = Conversation.objects.locked_with_users(conversation_id)
+        if conversation is None:
             _refuse(sender)
         author = conversation.participant(sender.pk)
         if author is None or not author.is_active:

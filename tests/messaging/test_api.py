@@ -368,18 +368,21 @@ def test_detail_runs_a_fixed_number_of_queries(as_alice, chat, messages, django_
     assert len(response.json()["messages"]) == min(messages, 50)
 
 
-def test_send_runs_a_fixed_number_of_queries_and_reads_the_sender_with_the_conversation(
-    as_bob, chat
-):
+def test_send_runs_a_fixed_number_of_queries_and_one_read_of_both_users(as_bob, chat):
     as_bob.post(f"/api/chat/{chat.pk}/messages", {"body": "first"})  # counters exist now
     with CaptureQueriesContext(connection) as ran:
         response = as_bob.post(f"/api/chat/{chat.pk}/messages", {"body": "second"})
     assert response.status_code == 201
     statements = [q["sql"] for q in ran.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # conversation locked with both users joined, message, modified_at, event counters
+    # conversation (locked), both users, message, modified_at, event counters
     # (PostgreSQL: locked, then bumped; SQLite: one UPDATE ... RETURNING), events
-    assert len(statements) == (5 if connection.vendor == "sqlite" else 6), statements
-    assert not [sql for sql in statements if sql.startswith('SELECT "core_user"')]
+    assert len(statements) == (6 if connection.vendor == "sqlite" else 7), statements
+    reads_of_users = [sql for sql in statements if 'FROM "core_user"' in sql]
+    assert len(reads_of_users) == 1  # the sender's token was not looked up on its own
+    assert str(chat.user_low_id).replace("-", "") in reads_of_users[0].replace("-", "")
+    assert str(chat.user_high_id).replace("-", "") in reads_of_users[0].replace("-", "")
+    if connection.vendor == "postgresql":
+        assert statements[0].endswith("FOR UPDATE")
 
 
 @pytest.mark.parametrize("limit", [1, 100])
