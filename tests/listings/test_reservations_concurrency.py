@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,11 +23,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from listings.models import Reservation
 from tests.conftest import ROOT, LiveServer, client_for, free_port, make_user
-from tests.listings.conftest import PROPERTY_BODY, days_from_today, make_property
+from tests.listings.conftest import PROPERTY_BODY, book, days_from_today, make_property
 from tests.support.services import unavailable
 
 THREADS = 8
@@ -59,6 +60,62 @@ def test_concurrent_overlapping_bookings_leave_exactly_one(user):
         codes = list(pool.map(attempt, range(THREADS)))
     assert sorted(codes) == [201] + [409] * (THREADS - 1), codes
     assert Reservation.objects.filter(property=prop).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_booking_aborted_as_a_deadlock_is_tried_again_and_answers_409(user):
+    """PostgreSQL's exclusion constraint can deadlock two overlapping bookings: not a 500.
+
+    Arranged for certain: another transaction holds an uncommitted stay; the booking
+    under test (nights 11-12) overlaps it, so its INSERT waits; that transaction then
+    adds a second stay overlapping the booking's own row (nights 12-13), so each waits
+    for the other. The other transaction's deadlock check is put off (10 s), so the
+    booking's fires first and it is the one PostgreSQL aborts. Tried again, it waits for the other transaction,
+    which then commits: the booking overlaps committed stays and answers 409.
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip("the deadlock is PostgreSQL's exclusion constraint's (SQLite serialises)")
+    prop = make_property(user)
+    booker, other = client_for(make_user()), make_user()
+    answer: list[int] = []
+
+    def booking_under_test() -> None:
+        try:
+            stay = {
+                "start_date": days_from_today(11).isoformat(),
+                "end_date": days_from_today(13).isoformat(),
+            }
+            url = f"/api/properties/{prop.pk}/reservations"
+            answer.append(booker.post(url, {**stay, "guests": 1}).status_code)
+        finally:
+            connection.close()
+
+    def wait_until_the_booking_waits(waits: int) -> None:
+        with connection.cursor() as cursor:
+            for _ in range(200):
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                if cursor.fetchone()[0] >= waits:
+                    return
+                time.sleep(0.02)
+        raise AssertionError("the booking never waited for the other transaction")
+
+    booking = threading.Thread(target=booking_under_test)
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # so that the booking is the one to notice
+            cursor.execute("SET LOCAL deadlock_timeout = '10s'")
+        first = book(prop, other, days_from_today(10), 2)  # nights 10-11
+        booking.start()
+        wait_until_the_booking_waits(1)
+        second = book(prop, other, days_from_today(12), 2)  # nights 12-13: the cycle
+        wait_until_the_booking_waits(1)  # aborted, tried again, waiting again
+    booking.join(timeout=20)
+    assert answer == [409]
+    stays = set(Reservation.objects.filter(property=prop).values_list("pk", flat=True))
+    assert stays == {first.pk, second.pk}
 
 
 # ---------------------------------------------------------------- PostgreSQL
