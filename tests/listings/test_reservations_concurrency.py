@@ -70,8 +70,9 @@ def test_a_booking_aborted_as_a_deadlock_is_tried_again_and_answers_409(user):
     under test (nights 11-12) overlaps it, so its INSERT waits; that transaction then
     adds a second stay overlapping the booking's own row (nights 12-13), so each waits
     for the other. The other transaction's deadlock check is put off (10 s), so the
-    booking's fires first and it is the one PostgreSQL aborts. Tried again, it waits for the other transaction,
-    which then commits: the booking overlaps committed stays and answers 409.
+    booking's fires first and it is the one PostgreSQL aborts. Tried again, it waits
+    for the other transaction, which then commits: the booking overlaps committed
+    stays and answers 409.
     """
     if connection.vendor != "postgresql":
         pytest.skip("the deadlock is PostgreSQL's exclusion constraint's (SQLite serialises)")
