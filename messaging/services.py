@@ -112,8 +112,7 @@ def send_message(
             sent_to=conversation.other_user(author),
             created_at=created_at,
         )
-        Conversation.objects.filter(pk=conversation.pk).update(modified_at=created_at)
-        conversation.modified_at = created_at
+        conversation.mark_activity(created_at)
         events.publish_message(message)
     return message
 
