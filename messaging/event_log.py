@@ -24,7 +24,6 @@ import threading
 import time
 from datetime import timedelta
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -58,7 +57,7 @@ def append(channels: list[str], event_type: str, data: str) -> list[Event]:
                 [stored.EventCounter(name=name) for name in missing], ignore_conflicts=True
             )
             ids |= _count_up(missing)
-        encoded = json.dumps(data, cls=DjangoJSONEncoder)  # as the library stores it
+        encoded = json.dumps(data)  # a str, JSON-encoded as the library stores it
         rows = [(name, event_type, encoded, ids[name]) for name in names]
         # The library reads from an existing id: a channel's first event needs an id 0.
         rows += [(name, "", "", 0) for name in names if ids[name] == 1]

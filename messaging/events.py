@@ -44,7 +44,6 @@ from django_eventstream.channelmanager import DefaultChannelManager
 from django_eventstream.event import Event
 from django_eventstream.utils import publish_event
 from django_eventstream.views import get_listener_manager
-from ninja.responses import NinjaJSONEncoder
 
 from core.models import User
 from messaging import event_log
@@ -99,7 +98,9 @@ def publish_message(message: ConversationMessage) -> None:
     written (see the module docstring for why). Outside a transaction it still works:
     events are stored and delivered at once, in the order of the calls.
     """
-    data = json.dumps(message_payload(message), cls=NinjaJSONEncoder)
+    # The payload is JSON-ready (`model_dump(mode="json")`), so the default encoder
+    # writes what ninja's renderer writes for the POST answer, without building one.
+    data = json.dumps(message_payload(message))
     channels = [
         conversation_channel(message.conversation_id),
         *sorted({inbox_channel(message.created_by_id), inbox_channel(message.sent_to_id)}),
