@@ -38,11 +38,13 @@ _trim = {"last": float("-inf")}
 _trim_lock = threading.Lock()
 
 
-def append(channels: list[str], event_type: str, data: str) -> list[Event]:
+def append(channels: list[str], event_type: str, data: str, *, trim: bool = True) -> list[Event]:
     """Store `data` as the next event of each channel; the events, ids set, in `channels` order.
 
     Call inside the transaction that must own the ids: the counter rows stay locked
-    until it commits, so ids per channel are dense and follow commit order.
+    until it commits, so ids per channel are dense and follow commit order. With
+    `trim=False` the caller registers `trim_now_and_then` itself, after its own
+    after-commit work (waking streams should not wait for a minute's trimming).
     """
     storage = get_storage()
     if not isinstance(storage, DjangoModelStorage):  # another storage: its own append
@@ -62,7 +64,8 @@ def append(channels: list[str], event_type: str, data: str) -> list[Event]:
         # The library reads from an existing id: a channel's first event needs an id 0.
         rows += [(name, "", "", 0) for name in names if ids[name] == 1]
         _insert(rows)
-    transaction.on_commit(trim_now_and_then)
+    if trim:
+        transaction.on_commit(trim_now_and_then)
     return [Event(channel, event_type, data, id=ids[channel]) for channel in channels]
 
 

@@ -154,6 +154,15 @@ def test_events_are_stored_with_the_message_and_announced_only_after_commit(
     assert f'"id": "{message.pk}"' in event.data
 
 
+def test_streams_are_woken_before_the_stored_events_are_trimmed(chat: Any) -> None:
+    """Once a minute the trim deletes a minute's worth of expired events: after the wake-up."""
+    conversation, ann, _ = chat
+    with transaction.atomic():
+        services.send_message(conversation_id=conversation.pk, sender=ann, body="hi")
+        after_commit = [getattr(f, "func", f).__name__ for _, f, _ in connection.run_on_commit]
+    assert after_commit.index("_deliver") < after_commit.index("trim_now_and_then")
+
+
 # ---------------------------------------------------------------- disconnects (in-process server)
 
 
