@@ -41,6 +41,7 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         join over three tables' columns) was a third of the service's time, running
         these two a tenth of it (bench/README.md). PostgreSQL locks the row with
         `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` already holds the database's lock.
+        It reads by id alone: call it on the manager, not on a filtered queryset.
         """
         connection = connections[self.db]
         q = connection.ops.quote_name
