@@ -46,10 +46,6 @@ class TokenUser:
     pk: uuid.UUID
     is_authenticated: ClassVar[bool] = True
 
-    @property
-    def id(self) -> uuid.UUID:
-        return self.pk
-
 
 class JWTAuth(HttpBearer):
     """Bearer access tokens. `optional`: anonymous callers pass (as `AnonymousUser`).

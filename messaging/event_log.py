@@ -13,8 +13,10 @@ two on SQLite, written as SQL where the ORM's building of them cost more than ru
 them. The library's reads (`get_events`, `get_current_id`) and its own
 `append_event` work on these rows unchanged.
 
-Trimming events older than the library's retention (`EVENT_TIMEOUT`) is done here at
-most once a minute per process, after commit, instead of a scan on every append.
+Trimming events older than the library's retention (`EVENT_TIMEOUT`) is
+`trim_now_and_then`, at most once a minute per process instead of a scan on every
+append; the caller runs it after commit, once the streams are woken
+(`messaging.events.publish_message`).
 """
 
 from __future__ import annotations
@@ -38,13 +40,11 @@ _trim = {"last": float("-inf")}
 _trim_lock = threading.Lock()
 
 
-def append(channels: list[str], event_type: str, data: str, *, trim: bool = True) -> list[Event]:
+def append(channels: list[str], event_type: str, data: str) -> list[Event]:
     """Store `data` as the next event of each channel; the events, ids set, in `channels` order.
 
     Call inside the transaction that must own the ids: the counter rows stay locked
-    until it commits, so ids per channel are dense and follow commit order. With
-    `trim=False` the caller registers `trim_now_and_then` itself, after its own
-    after-commit work (waking streams should not wait for a minute's trimming).
+    until it commits, so ids per channel are dense and follow commit order.
     """
     storage = get_storage()
     if not isinstance(storage, DjangoModelStorage):  # another storage: its own append
@@ -64,8 +64,6 @@ def append(channels: list[str], event_type: str, data: str, *, trim: bool = True
         # The library reads from an existing id: a channel's first event needs an id 0.
         rows += [(name, "", "", 0) for name in names if ids[name] == 1]
         _insert(rows)
-    if trim:
-        transaction.on_commit(trim_now_and_then)
     return [Event(channel, event_type, data, id=ids[channel]) for channel in channels]
 
 

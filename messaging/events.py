@@ -105,7 +105,7 @@ def publish_message(message: ConversationMessage) -> None:
         conversation_channel(message.conversation_id),
         *sorted({inbox_channel(message.created_by_id), inbox_channel(message.sent_to_id)}),
     ]
-    events = event_log.append(channels, MESSAGE_EVENT, data, trim=False)
+    events = event_log.append(channels, MESSAGE_EVENT, data)
     transaction.on_commit(partial(_deliver, events))
     # After the wake-up: once a minute this deletes a minute's worth of expired events.
     transaction.on_commit(event_log.trim_now_and_then)

@@ -251,5 +251,6 @@ def test_events_past_the_retention_are_trimmed(transactional_db: None) -> None:
         created=timezone.now() - timedelta(minutes=EVENT_TIMEOUT + 1)
     )
     event_log._trim["last"] = float("-inf")
-    event_log.append([channel], "message", "{}")  # trims after its commit
+    event_log.append([channel], "message", "{}")
+    event_log.trim_now_and_then()  # what publish_message runs after each commit
     assert list(StoredEvent.objects.filter(channel=channel).values_list("eid", flat=True)) == [2]
