@@ -69,11 +69,11 @@ def append(channels: list[str], event_type: str, data: str) -> list[Event]:
 
 def _count_up(names: list[str]) -> dict[str, int]:
     """Add one to each existing counter; the new values (the events' ids) by name."""
-    counters = stored.EventCounter.objects.filter(name__in=names)
-    if connection.features.has_select_for_update:
-        # Row locks (PostgreSQL), taken in the one global order, then the bump.
-        counters = counters.select_for_update().order_by("name")
     if connection.features.has_select_for_update or not _update_returns_rows():
+        counters = stored.EventCounter.objects.filter(name__in=names)
+        if connection.features.has_select_for_update:
+            # Row locks (PostgreSQL), taken in the one global order, then the bump.
+            counters = counters.select_for_update().order_by("name")
         current = dict(counters.values_list("name", "value"))
         counters.update(value=F("value") + 1, updated=timezone.now())
         return {name: value + 1 for name, value in current.items()}

@@ -12,6 +12,8 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core import sql
+
 if TYPE_CHECKING:
     from core.models import User
 
@@ -35,43 +37,38 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         """The conversation with both users loaded, its row locked until the transaction ends.
 
         What `with_users().select_for_update(of=("self",)).get(pk=...)` gives (None
-        when there is no such conversation), as two plain statements through `raw()`,
-        which still makes the model instances and converts every column as the ORM
-        does. It is the first step of every message sent: building that one query (a
-        join over three tables' columns) was a third of the service's time, running
-        these two a tenth of it (bench/README.md). PostgreSQL locks the row with
-        `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` already holds the database's lock.
-        It reads by id alone: call it on the manager, not on a filtered queryset.
+        when there is no such conversation), as one statement written out, its row made
+        into the three instances as the ORM would (`core.sql`). It is the first step of
+        every message sent: building the ORM's query took five times as long as running
+        it (bench/README.md). PostgreSQL locks the conversation's row only (`FOR UPDATE
+        OF`), not the users'; SQLite's `BEGIN IMMEDIATE` already holds the database's
+        lock. It reads by id alone: call it on the manager, not on a filtered queryset.
         """
         connection = connections[self.db]
         q = connection.ops.quote_name
-        pk = Conversation._meta.pk
-        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-        found = list(
-            self.raw(
-                f"SELECT * FROM {q(Conversation._meta.db_table)} "  # noqa: S608 (names, not input)
-                f"WHERE {q(pk.column)} = %s{lock}",
-                [pk.get_db_prep_value(conversation_id, connection)],
-            )
-        )
-        if not found:
-            return None
-        conversation = found[0]
         user_model = Conversation._meta.get_field("user_low").related_model
-        people = user_model._meta
-        user_pk = people.pk
-        users = {
-            user.pk: user
-            for user in user_model._default_manager.using(self.db).raw(
-                f"SELECT * FROM {q(people.db_table)} WHERE {q(user_pk.column)} IN (%s, %s)",  # noqa: S608
-                [
-                    user_pk.get_db_prep_value(conversation.user_low_id, connection),
-                    user_pk.get_db_prep_value(conversation.user_high_id, connection),
-                ],
+        users = q(user_model._meta.db_table)
+        user_pk = q(user_model._meta.pk.column)
+        low, high = (q(Conversation._meta.get_field(f).column) for f in ("user_low", "user_high"))
+        lock = " FOR UPDATE OF c" if connection.features.has_select_for_update else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {sql.select_list(Conversation, 'c', self.db)}, "  # noqa: S608 (names, not input)
+                f"{sql.select_list(user_model, 'lo', self.db)}, "
+                f"{sql.select_list(user_model, 'hi', self.db)} "
+                f"FROM {q(Conversation._meta.db_table)} c "
+                f"JOIN {users} lo ON lo.{user_pk} = c.{low} "
+                f"JOIN {users} hi ON hi.{user_pk} = c.{high} "
+                f"WHERE c.{q(Conversation._meta.pk.column)} = %s{lock}",
+                [Conversation._meta.pk.get_db_prep_value(conversation_id, connection)],
             )
-        }
-        conversation.user_low = users[conversation.user_low_id]
-        conversation.user_high = users[conversation.user_high_id]
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        ends = len(Conversation._meta.concrete_fields), len(user_model._meta.concrete_fields)
+        conversation = sql.instance(Conversation, row[: ends[0]], self.db)
+        conversation.user_low = sql.instance(user_model, row[ends[0] : ends[0] + ends[1]], self.db)
+        conversation.user_high = sql.instance(user_model, row[ends[0] + ends[1] :], self.db)
         return conversation
 
     def with_unread_count(self, user: User) -> ConversationQuerySet:
