@@ -71,6 +71,7 @@ def measure(
     rounds: int,
     batch: int,
     warmup: int,
+    pause: float = 0.0,
 ) -> dict[str, float]:
     seq = 0
     for _ in range(warmup):
@@ -87,6 +88,8 @@ def measure(
             t0 = time.perf_counter()
             r = call(seq)
             walls.append((time.perf_counter() - t0) * 1000)
+            if pause:
+                time.sleep(pause)
             if r.status_code != expect:
                 raise SystemExit(f"answered {r.status_code}, wanted {expect}: {r.text[:300]}")
         per_round.append((server.cpu() - c0) * 1000 / batch)
@@ -144,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=80)
     p.add_argument("--warmup", type=int, default=40)
     p.add_argument("--only", default="", help="run only endpoints whose name contains this")
+    p.add_argument(
+        "--pause-ms",
+        type=float,
+        default=0.0,
+        help="sleep between requests, so that each finds the server idle (the harness "
+        "at 100 msg/s leaves ~7 ms idle between messages)",
+    )
     p.add_argument("--json-out", help="also write the figures here as JSON")
     p.add_argument("--app", default="config.asgi:application", help="the ASGI app uvicorn serves")
     a = p.parse_args(argv)
@@ -165,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
             for name, (call, expect) in table.items():
                 if a.only and a.only not in name:
                     continue
-                results[name] = measure(server, client, call, expect, a.rounds, a.batch, a.warmup)
+                results[name] = measure(
+                    server, client, call, expect, a.rounds, a.batch, a.warmup, a.pause_ms / 1000
+                )
                 print(f"{name:36s} {results[name]}", file=sys.stderr)
             name = "POST messages (both streams open)"
             if not a.only or a.only in name:
@@ -179,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
                 for r in readers:
                     r.start()
                 call, expect = table["POST messages (no stream open)"]
-                results[name] = measure(server, client, call, expect, a.rounds, a.batch, a.warmup)
+                results[name] = measure(
+                    server, client, call, expect, a.rounds, a.batch, a.warmup, a.pause_ms / 1000
+                )
                 print(f"{name:36s} {results[name]}", file=sys.stderr)
                 for r in readers:
                     r.close()
