@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 
 from tests.conftest import PASSWORD, ApiClient
 
@@ -61,3 +62,19 @@ def test_malformed_json_answers_4xx_not_500(anon, path, raw):
     assert 400 <= r.status_code < 500, (r.status_code, r.content)
     assert r.status_code != 404
     assert "detail" in r.json()
+
+
+def test_api_requests_pass_by_the_session_auth_and_messages_middleware(user):
+    """They serve the pages and the admin; an API request gets none of their state."""
+    client = Client()
+    client.force_login(user)  # a session cookie, which only the pages may read
+    api = client.get(f"/api/users/{user.pk}")
+    assert api.status_code == 200
+    for attribute in ("session", "user", "_messages"):
+        assert not hasattr(api.wsgi_request, attribute), attribute
+    page = client.get("/")
+    assert page.status_code == 200
+    # the pages (and the admin) still get the session, its user and the flash messages
+    assert page.wsgi_request.session["_auth_user_id"] == str(user.pk)
+    assert hasattr(page.wsgi_request, "user")
+    assert hasattr(page.wsgi_request, "_messages")
