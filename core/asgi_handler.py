@@ -97,23 +97,19 @@ class OneThreadASGIHandler(ASGIHandler):
         base.BaseHandler.__init__(self)  # not ASGIHandler's: it loads the async chain
         self.load_middleware(is_async=False)
         self._idle: list[RequestThread] = []  # touched on the event loop only
-        self.in_flight = 0  # requests being handled (event loop only)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         thread = self._idle.pop() if self._idle else RequestThread()
-        self.in_flight += 1
-        try:
-            # Django's own ThreadSensitiveContext inside finds this one and keeps it.
-            async with ThreadSensitiveContext(executor=thread):
-                await super().__call__(scope, receive, send)
-        finally:
-            self.in_flight -= 1
-            if thread.pending or len(self._idle) >= IDLE_THREADS:
-                thread.retire()
-            else:
-                self._idle.append(thread)  # last in, first out: warm threads first
-            if not self.in_flight:  # answered, and nobody else is waiting
-                gc_tuning.collect_when_idle()
+        with gc_tuning.answering():
+            try:
+                # Django's own ThreadSensitiveContext inside finds this one and keeps it.
+                async with ThreadSensitiveContext(executor=thread):
+                    await super().__call__(scope, receive, send)
+            finally:
+                if thread.pending or len(self._idle) >= IDLE_THREADS:
+                    thread.retire()
+                else:
+                    self._idle.append(thread)  # last in, first out: warm threads first
 
     async def handle(self, scope: dict, receive: Any, send: Any) -> None:
         try:

@@ -82,6 +82,7 @@ from django_eventstream.utils import (
 from django_eventstream.views import Listener, events, get_listener_manager
 from ninja import Router
 
+from core import gc_tuning
 from core.auth import bearer_token, user_from_request
 from core.errors import BadRequest, NotAuthenticated, NotFound, ServiceError
 from core.schemas import error_responses
@@ -373,17 +374,20 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
     manager = get_listener_manager()
     manager.add_listener(listener)
     try:
-        try:
-            first = await sync_to_async(open_stream, thread_sensitive=False)(request, event_request)
-        except ServiceError as exc:
-            await send_error(send, exc.status_code, exc.detail)
-            return
-        headers = {"Content-Type": "text/event-stream"}
-        add_default_headers(headers, request=request)
-        del request
-        await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
-        await _body(send, PADDING + first + stream_open(event_request.channel_last_ids))
-        del first
+        with gc_tuning.answering(opens_stream=True):  # a request until it is open
+            try:
+                first = await sync_to_async(open_stream, thread_sensitive=False)(
+                    request, event_request
+                )
+            except ServiceError as exc:
+                await send_error(send, exc.status_code, exc.detail)
+                return
+            headers = {"Content-Type": "text/event-stream"}
+            add_default_headers(headers, request=request)
+            del request
+            await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
+            await _body(send, PADDING + first + stream_open(event_request.channel_last_ids))
+            del first
         await pump(send, receive, listener, event_request)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
