@@ -6,18 +6,33 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.db.models import Model
 from django.db.models.fields.files import FieldFile
 from ninja import Schema
 from pydantic import EmailStr, Field
 
 
-def media_url(file: FieldFile | None) -> str | None:
-    """An uploaded file's URL, or None when there is no file.
+def media_url(obj: Any, field: str) -> str | None:
+    """The URL of `obj`'s uploaded file in `field`, or None when there is no file.
 
     Root-relative (`/media/...`) unless `PUBLIC_URL` is set, and never built from the
     request: the same object must serialize the same way in an HTTP answer and in a
     stream event, which has no request.
+
+    For a model instance it reads the stored name, not `obj.<field>`: that makes a
+    `FieldFile` that points back at its instance, a reference cycle that only the
+    cyclic GC frees. Serializing a message made two (its users), which were all of a
+    message's cyclic garbage and so the cause of the server's GC pauses in the
+    middle of live traffic (core.gc_tuning, bench/README.md).
     """
+    if isinstance(obj, Model) and field in obj.__dict__:  # loaded, not deferred
+        name = obj.__dict__[field]
+        if isinstance(name, FieldFile):  # accessed before: the file object is there
+            name = name.name
+        if not name:
+            return None
+        return f"{settings.PUBLIC_URL}{obj._meta.get_field(field).storage.url(name)}"
+    file = getattr(obj, field, None)
     if not file:
         return None
     return f"{settings.PUBLIC_URL}{file.url}"
@@ -34,7 +49,7 @@ class UserOut(Schema):
 
     @staticmethod
     def resolve_avatar_url(obj: Any, context: dict[str, Any]) -> str | None:
-        return media_url(getattr(obj, "avatar", None))
+        return media_url(obj, "avatar")
 
 
 class MeOut(UserOut):

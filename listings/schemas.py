@@ -89,7 +89,7 @@ class PropertyOut(Schema):
 
     @staticmethod
     def resolve_image_url(obj: Any) -> str | None:
-        return media_url(obj.image)
+        return media_url(obj, "image")
 
 
 class PropertyFilters(Schema):

@@ -269,9 +269,10 @@ def test_no_collection_while_another_request_is_in_flight(
     assert gc.get_count()[0] < gc_tuning.IDLE_YOUNG  # collected once it was answered
 
 
-def test_collect_when_idle_runs_the_generation_cpython_would() -> None:
+def test_collect_when_idle_runs_the_generation_cpython_would(monkeypatch: Any) -> None:
     from core import gc_tuning
 
+    monkeypatch.setattr(gc_tuning, "_stream_opened", False)  # no stream has just opened
     before = gc.get_threshold()
     gc.disable()
     try:
