@@ -23,6 +23,7 @@ from django.urls import path
 
 from core.asgi_handler import IDLE_THREADS, OneThreadASGIHandler
 from core.models import User
+from tests.support.asgi import http_scope
 
 release = threading.Event()
 entered = threading.Event()
@@ -71,20 +72,7 @@ urlpatterns = [
 
 
 def scope(path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": f"/{path}",
-        "raw_path": f"/{path}".encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-    }
+    return http_scope(f"/{path}")
 
 
 async def fetch(handler: OneThreadASGIHandler, path: str) -> tuple[int, bytes]:

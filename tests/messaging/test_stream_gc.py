@@ -15,6 +15,7 @@ from core.asgi_handler import OneThreadASGIHandler
 from core.tokens import issue_pair
 from messaging.streams import StreamRoute
 from tests.conftest import make_user
+from tests.support.asgi import http_scope
 
 
 @pytest.fixture
@@ -30,20 +31,7 @@ def server_gc() -> Iterator[list[Any]]:
 
 
 def inbox_scope(token: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/api/chat/events",
-        "raw_path": b"/api/chat/events",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-    }
+    return http_scope("/api/chat/events", [(b"authorization", f"Bearer {token}".encode())])
 
 
 def test_the_young_generation_is_collected_once_a_stream_is_open(
