@@ -56,20 +56,23 @@ def configure() -> None:
 
 
 @contextmanager
-def answering(opens_stream: bool = False) -> Iterator[None]:
-    """Around one request's handling: when the last in progress ends, collect if due.
-
-    `opens_stream`: the request leaves a stream open, whose objects live on.
-    """
-    global _answering, _stream_opened
+def answering() -> Iterator[None]:
+    """Around one request's handling: when the last in progress ends, collect if due."""
+    global _answering
     _answering += 1
     try:
         yield
     finally:
         _answering -= 1
-        _stream_opened = _stream_opened or opens_stream
         if not _answering:  # answered, and nobody else is waiting
             collect_when_idle()
+
+
+def stream_opened() -> None:
+    """A stream is open, and its objects live on: the next collection takes the middle
+    generation too (module docstring)."""
+    global _stream_opened
+    _stream_opened = True
 
 
 def collect_when_idle() -> int | None:

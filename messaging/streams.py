@@ -374,7 +374,7 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
     manager = get_listener_manager()
     manager.add_listener(listener)
     try:
-        with gc_tuning.answering(opens_stream=True):  # a request until it is open
+        with gc_tuning.answering():  # a request being answered until the stream is open
             try:
                 first = await sync_to_async(open_stream, thread_sensitive=False)(
                     request, event_request
@@ -388,6 +388,7 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
             await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
             await _body(send, PADDING + first + stream_open(event_request.channel_last_ids))
             del first
+            gc_tuning.stream_opened()
         await pump(send, receive, listener, event_request)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
