@@ -28,8 +28,11 @@ demo: install
 
 run: demo serve
 
+# The server and, beside it, the background worker (emails, expiry); both stop together.
 serve:
 	@echo "stayhub on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
+	@DEBUG=$${DEBUG:-1} $(PY) manage.py worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --timeout-graceful-shutdown 5
 
 # The whole suite on SQLite; then, where STAYHUB_TEST_PG_URL names a PostgreSQL

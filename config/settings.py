@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "django_eventstream",
+    "django_tasks",
+    "django_tasks_db",
     "core",
     "listings",
     "messaging",
@@ -188,6 +190,21 @@ if REDIS_URL:
 else:
     # One process, nothing else installed: rate-limit counters live in memory.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Background work (API.md, "Background work"): django-tasks, the backport of Django 6's
+# Tasks framework. Jobs live in the service's own database by default; TASKS_BACKEND=redis
+# moves them to Redis (RQ, needs REDIS_URL). `python manage.py worker` runs either.
+TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "database").strip().lower()
+if TASKS_BACKEND == "redis":
+    if not REDIS_URL:
+        raise ImproperlyConfigured("TASKS_BACKEND=redis needs REDIS_URL.")
+    INSTALLED_APPS.append("django_rq")
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+elif TASKS_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+else:
+    raise ImproperlyConfigured("TASKS_BACKEND is `database` (the default) or `redis`.")
 
 # Events are stored so that streams can resume (Last-Event-ID) after a restart.
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
