@@ -64,20 +64,22 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "core.middleware.TrailingSlashMiddleware",
+    "core.server.middleware.TrailingSlashMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # core.middleware's three serve the pages and the admin only: API requests pass by
-    "core.middleware.SessionMiddleware",
+    # core.server.middleware's three serve the pages and the admin only: API requests pass by
+    "core.server.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "core.middleware.AuthenticationMiddleware",
-    "core.middleware.MessageMiddleware",
+    "core.server.middleware.AuthenticationMiddleware",
+    "core.server.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
+# ASGI routes the server (core.server.app) mounts in front of Django: the SSE streams.
+SERVER_ROUTES = ["messaging.realtime.route.stream_route"]
 APPEND_SLASH = False
 
 TEMPLATES = [
@@ -95,7 +97,7 @@ TEMPLATES = [
     },
 ]
 
-# Connections are kept (per request thread, see core.asgi_handler) for DB_CONN_MAX_AGE
+# Connections are kept (per request thread, see core.server.handler) for DB_CONN_MAX_AGE
 # seconds: a new SQLite connection re-reads the schema and runs the PRAGMAs below, which
 # cost more than a message's whole write transaction. Health checks drop a broken one.
 DATABASES = {
@@ -108,8 +110,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers go on while one writer commits; IMMEDIATE takes the write
     # lock at BEGIN so that concurrent writers queue instead of failing mid-way, and
-    # core.db_backends.sqlite3 queues this process's writers in arrival order.
-    DATABASES["default"]["ENGINE"] = "core.db_backends.sqlite3"
+    # core.server.db_backends.sqlite3 queues this process's writers in arrival order.
+    DATABASES["default"]["ENGINE"] = "core.server.db_backends.sqlite3"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",
@@ -208,8 +210,8 @@ else:
 
 # Events are stored so that streams can resume (Last-Event-ID) after a restart.
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
-# Who may read which stream channel (participants only): see messaging.events.
-EVENTSTREAM_CHANNELMANAGER_CLASS = "messaging.events.ChannelManager"
+# Who may read which stream channel (participants only): see messaging.realtime.channels.
+EVENTSTREAM_CHANNELMANAGER_CLASS = "messaging.realtime.channels.ChannelManager"
 # Seconds of silence before a stream sends a keep-alive (API.md: at most 20).
 STREAM_KEEPALIVE_SECONDS = min(env_int("STREAM_KEEPALIVE_SECONDS", 20), 20)
 

@@ -9,7 +9,7 @@ from core.api import api
 from listings.api import reservations_router
 from listings.api import router as listings_router
 from messaging.api import router as messaging_router
-from messaging.streams import router as streams_router
+from messaging.realtime.grip import router as streams_router
 
 api.add_router("/properties", listings_router)
 api.add_router("/reservations", reservations_router)

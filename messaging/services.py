@@ -16,8 +16,8 @@ from core.auth import TokenUser
 from core.errors import BadRequest, Invalid, NotAuthenticated, NotFound
 from core.models import User
 from core.selectors import get_user
-from messaging import events
 from messaging.models import BODY_MAX_LENGTH, Conversation, ConversationMessage, Participant
+from messaging.realtime import publish
 from messaging.selectors import NOT_PARTICIPANT
 
 _TICK = timedelta(microseconds=1)
@@ -88,7 +88,7 @@ def send_message(
     back or two writers read the same instant.
 
     The message, the `modified_at` bump and the message's events are one
-    transaction, so a failure leaves nothing behind. `events.publish_message` is
+    transaction, so a failure leaves nothing behind. `publish.publish_message` is
     called inside it, under the same lock: it stores the events there, so event ids
     follow commit order too, and it wakes the streams only after commit
     (`on_commit`), so nobody is told of a message that was not stored.
@@ -115,7 +115,7 @@ def send_message(
         )
         sql.insert(message)  # what create() writes, without building its INSERT (core.sql)
         conversation.mark_activity(created_at)
-        events.publish_message(message)
+        publish.publish_message(message)
     return message
 
 

@@ -16,7 +16,7 @@ them. The library's reads (`get_events`, `get_current_id`) and its own
 Trimming events older than the library's retention (`EVENT_TIMEOUT`) is
 `trim_now_and_then`, at most once a minute per process instead of a scan on every
 append; the caller runs it after commit, once the streams are woken
-(`messaging.events.publish_message`).
+(`messaging.realtime.publish.publish_message`).
 """
 
 from __future__ import annotations

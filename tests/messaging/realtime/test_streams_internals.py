@@ -28,11 +28,13 @@ from django_eventstream.views import Listener, get_listener_manager
 
 from core.errors import BadRequest
 from core.tokens import issue_pair
-from messaging import event_log, services
-from messaging.events import conversation_channel, inbox_channel
-from messaging.streams import last_event_ids, take_in_order
+from messaging import services
+from messaging.realtime import storage as event_log
+from messaging.realtime.channels import conversation_channel, inbox_channel
+from messaging.realtime.live import take_in_order
+from messaging.realtime.request import last_event_ids
 from tests.conftest import free_port, make_user
-from tests.messaging.sse import StreamClient, stream_client
+from tests.messaging.realtime.sse import StreamClient, stream_client
 
 CH = "conversation-7c0e8f52-5b0e-4b43-9d0e-3d0f3c1b2a10"
 

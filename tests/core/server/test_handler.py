@@ -1,4 +1,4 @@
-"""core.asgi_handler: one thread per request, reused with its connection, never shared.
+"""core.server.handler: one thread per request, reused with its connection, never shared.
 
 Driven in-process through the real handler (asgiref's ApplicationCommunicator speaks
 ASGI to it), with small views of this module's own URLconf that report the thread they
@@ -21,8 +21,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.urls import path
 
-from core.asgi_handler import IDLE_THREADS, OneThreadASGIHandler
 from core.models import User
+from core.server.handler import IDLE_THREADS, OneThreadASGIHandler
 from tests.support.asgi import http_scope
 
 release = threading.Event()
@@ -57,7 +57,7 @@ kept: list[Any] = []  # objects the `litter` view leaves behind, to be collected
 
 def litter(request: HttpRequest) -> JsonResponse:
     """Leave 3 x IDLE_YOUNG GC-tracked objects alive, and say what the GC saw meanwhile."""
-    from core import gc_tuning
+    from core.server import gc_tuning
 
     kept.extend([] for _ in range(3 * gc_tuning.IDLE_YOUNG))
     return JsonResponse({"young": gc.get_count()[0]})
@@ -208,7 +208,7 @@ def test_request_finished_comes_once_and_after_a_streamed_body_was_sent(
 
 def test_the_server_entry_point_tunes_the_cyclic_gc() -> None:
     import config.asgi  # noqa: F401  (what uvicorn imports)
-    from core import gc_tuning
+    from core.server import gc_tuning
 
     assert gc.get_threshold() == gc_tuning.THRESHOLDS
 
@@ -216,7 +216,7 @@ def test_the_server_entry_point_tunes_the_cyclic_gc() -> None:
 @pytest.fixture
 def server_gc() -> Iterator[None]:
     """The server's GC thresholds for one test, then this process's own again."""
-    from core import gc_tuning
+    from core.server import gc_tuning
 
     before = gc.get_threshold()
     gc.collect()
@@ -229,7 +229,7 @@ def server_gc() -> Iterator[None]:
 def test_the_garbage_of_a_request_is_collected_after_it_is_answered_not_during_it(
     handler: OneThreadASGIHandler, server_gc: None
 ) -> None:
-    from core import gc_tuning
+    from core.server import gc_tuning
 
     answer = asyncio.run(get(handler, "litter"))
     # The view saw all its objects still uncollected: no collection inside the request.
@@ -241,7 +241,7 @@ def test_the_garbage_of_a_request_is_collected_after_it_is_answered_not_during_i
 def test_no_collection_while_another_request_is_in_flight(
     handler: OneThreadASGIHandler, server_gc: None
 ) -> None:
-    from core import gc_tuning
+    from core.server import gc_tuning
 
     async def litter_while_slow() -> int:
         slow_one = asyncio.ensure_future(fetch(handler, "slow"))
@@ -258,7 +258,7 @@ def test_no_collection_while_another_request_is_in_flight(
 
 
 def test_collect_when_idle_runs_the_generation_cpython_would(monkeypatch: Any) -> None:
-    from core import gc_tuning
+    from core.server import gc_tuning
 
     monkeypatch.setattr(gc_tuning, "_stream_opened", False)  # no stream has just opened
     before = gc.get_threshold()

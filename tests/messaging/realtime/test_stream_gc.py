@@ -1,4 +1,4 @@
-"""A stream's opening counts as a request for the server's idle-time GC (core.gc_tuning)."""
+"""A stream's opening counts as a request for the server's idle-time GC (core.server.gc_tuning)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from asgiref.testing import ApplicationCommunicator
 
-from core import gc_tuning
-from core.asgi_handler import OneThreadASGIHandler
+from core.server import gc_tuning
+from core.server.app import Server
+from core.server.handler import OneThreadASGIHandler
 from core.tokens import issue_pair
-from messaging.streams import StreamRoute
+from messaging.realtime.route import stream_route
 from tests.conftest import make_user
 from tests.support.asgi import http_scope
 
@@ -38,7 +39,7 @@ def test_the_young_generation_is_collected_once_a_stream_is_open(
     transactional_db: None, server_gc: list[Any]
 ) -> None:
     token = issue_pair(make_user()).access
-    app = StreamRoute(OneThreadASGIHandler())
+    app = Server(OneThreadASGIHandler(), [stream_route])
 
     async def open_then_leave() -> tuple[int, int, tuple[int, int, int]]:
         stream = ApplicationCommunicator(app, inbox_scope(token))

@@ -1,10 +1,4 @@
-"""The message streams' channels, how a message is published on them, and who may read them.
-
-Channels (django-eventstream's, stored by `DjangoModelStorage` so every event has an id):
-- `conversation-<conversation id>`: what `GET /api/chat/{id}/events` streams;
-- `inbox-<user id>`: what `GET /api/chat/events` streams. Every message is also sent to
-  both participants' inbox channels, so an inbox stream sees conversations that were
-  started after it opened without having to subscribe to them.
+"""Publishing a message on its channels: events stored with the message, streams woken after commit.
 
 Ordering (event order == stored order, each event once):
 1. `publish_message` is called INSIDE the transaction that stores the message. It appends
@@ -17,7 +11,7 @@ Ordering (event order == stored order, each event once):
    message leaves no event and no gap.
 2. Listeners are woken only after commit (`transaction.on_commit`), so nobody is told of a
    message that is not there. Two threads' on_commit hooks may still run the other way
-   round (event 6 woken before event 5): the stream route (`messaging.streams`) only
+   round (event 6 woken before event 5): the live loop (`messaging.realtime.live`) only
    writes an event whose id follows the last one it wrote; on a gap it re-reads storage
    in id order, and it drops ids it has already written. Storage, not the wake-up order,
    is the truth.
@@ -25,7 +19,7 @@ Ordering (event order == stored order, each event once):
    every process when `EVENTSTREAM_REDIS` is set, plus a GRIP publish (with `prev_id`,
    so Pushpin also notices gaps) when `GRIP_URL` is set.
 
-The events are written by `messaging.event_log.append` (the library's tables, three
+The events are written by `messaging.realtime.storage.append` (the library's tables, three
 queries for the three channels instead of about eight per channel), which locks the
 counter rows in one global order so that concurrent senders never deadlock, and
 creates a missing counter without aborting a PostgreSQL transaction on a race.
@@ -35,60 +29,21 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django_eventstream.channelmanager import DefaultChannelManager
 from django_eventstream.event import Event
 from django_eventstream.utils import publish_event
 from django_eventstream.views import get_listener_manager
 
-from core.models import User
-from messaging import event_log
 from messaging.models import ConversationMessage
+from messaging.realtime import storage
+from messaging.realtime.channels import MESSAGE_EVENT, conversation_channel, inbox_channel
 from messaging.schemas import message_payload
-from messaging.selectors import is_participant
 
-MESSAGE_EVENT = "message"
 # Not on every platform (Windows); where it is missing the delivery only waits longer.
 _yield_cpu = getattr(os, "sched_yield", None)
-CONVERSATION_PREFIX = "conversation-"
-INBOX_PREFIX = "inbox-"
-
-
-def conversation_channel(conversation_id: uuid.UUID | str) -> str:
-    return f"{CONVERSATION_PREFIX}{conversation_id}"
-
-
-def inbox_channel(user_id: uuid.UUID | str) -> str:
-    return f"{INBOX_PREFIX}{user_id}"
-
-
-def stream_channels(user_id: uuid.UUID | str, conversation_id: uuid.UUID | None) -> list[str]:
-    """The channel a stream reads: its conversation's, or without one the caller's inbox."""
-    if conversation_id is None:
-        return [inbox_channel(user_id)]
-    return [conversation_channel(conversation_id)]
-
-
-class ChannelManager(DefaultChannelManager):
-    """`EVENTSTREAM_CHANNELMANAGER_CLASS`: the one place that says who may read a channel.
-
-    The stream route asks it (through the library's `get_events`) before a stream opens
-    and on every storage re-read, and so does the library under GRIP, where follow-up
-    requests carry a signed `es-meta` instead of the caller's token.
-    """
-
-    def can_read_channel(self, user: User | None, channel: str) -> bool:
-        if user is None or not user.is_authenticated:
-            return False
-        if channel.startswith(INBOX_PREFIX):
-            return channel == inbox_channel(user.pk)
-        if channel.startswith(CONVERSATION_PREFIX):
-            return is_participant(user, channel.removeprefix(CONVERSATION_PREFIX))
-        return False
 
 
 def publish_message(message: ConversationMessage) -> None:
@@ -105,10 +60,10 @@ def publish_message(message: ConversationMessage) -> None:
         conversation_channel(message.conversation_id),
         *sorted({inbox_channel(message.created_by_id), inbox_channel(message.sent_to_id)}),
     ]
-    events = event_log.append(channels, MESSAGE_EVENT, data)
+    events = storage.append(channels, MESSAGE_EVENT, data)
     transaction.on_commit(partial(_deliver, events))
     # After the wake-up: once a minute this deletes a minute's worth of expired events.
-    transaction.on_commit(event_log.trim_now_and_then)
+    transaction.on_commit(storage.trim_now_and_then)
 
 
 def _deliver(events: list[Event]) -> None:

@@ -1,4 +1,4 @@
-"""messaging.streams.pump on its own: events in id order, keep-alives, leaving, and no
+"""messaging.realtime.live.pump on its own: events in id order, keep-alives, leaving, and no
 task or timer made per event (what hundreds of open streams would pile up for the GC).
 
 The real listener registry and a real event loop; the ASGI send/receive are two small
@@ -14,7 +14,7 @@ from django_eventstream.event import Event
 from django_eventstream.eventrequest import EventRequest
 from django_eventstream.views import Listener, get_listener_manager
 
-from messaging.streams import KEEP_ALIVE, pump
+from messaging.realtime.live import KEEP_ALIVE, pump
 
 CHANNEL = "conversation-pump-test"
 

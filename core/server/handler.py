@@ -32,7 +32,7 @@ things:
   allows (`close_old_connections` at request start and end still applies it).
 
 When its last request in flight has been answered, the handler runs Python's cyclic
-garbage collection if one is due (`core.gc_tuning`), so that the pause falls between
+garbage collection if one is due (`core.server.gc_tuning`), so that the pause falls between
 requests instead of inside one.
 
 An executor whose thread is still busy when its request ends (the request was
@@ -57,7 +57,7 @@ from django.db import connections
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
-from core import gc_tuning
+from core.server import gc_tuning
 
 # Idle request threads kept for reuse. More requests at once than this still run
 # concurrently (each gets a thread), the extra threads just do not stay.

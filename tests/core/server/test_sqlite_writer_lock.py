@@ -1,4 +1,4 @@
-"""core.db_backends.sqlite3: this process's write transactions queue on a lock, not in SQLite.
+"""core.server.db_backends.sqlite3: this process's write transactions queue on a lock.
 
 Each test gives the waiting connection a busy timeout of 1 ms: had it gone to SQLite
 while another transaction held the write lock, it would fail at once with "database is
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from django.db import OperationalError, connection, transaction
 
-from core.db_backends.sqlite3.base import _writer
 from core.models import User
+from core.server.db_backends.sqlite3.base import _writer
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.skipif(

@@ -13,7 +13,7 @@ each young collection was still a 2-3 ms pause inside whichever request allocate
 messages had a collection inside them.
 
 So the server collects when it is idle: the ASGI handler and the opening of a stream
-(`core.asgi_handler`, `messaging.streams`) each run inside `answering()`, and when the
+(`core.server.handler`, `messaging.realtime.route`) each run inside `answering()`, and when the
 last request in progress has been answered, `collect_when_idle` runs the collection
 the automatic collector would run next (same generations, same counts), once
 `IDLE_YOUNG` objects have accumulated. No request is then waiting on it, and its

@@ -16,8 +16,8 @@ import pytest
 from django.db import connection
 
 from tests.conftest import LiveServer, free_port, server_env
-from tests.messaging.sse import StreamClient, stream_client
-from tests.messaging.test_streams import (
+from tests.messaging.realtime.sse import StreamClient, stream_client
+from tests.messaging.realtime.test_streams import (
     FAST_SENDING,
     conversation_url,
     inbox_url,

@@ -28,7 +28,7 @@ from django_eventstream.utils import parse_last_event_id
 from core.models import User
 from core.tokens import issue_pair
 from tests.conftest import PASSWORD, ROOT, LiveServer, make_user
-from tests.messaging.sse import Stream, StreamClient, stream_client
+from tests.messaging.realtime.sse import Stream, StreamClient, stream_client
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 

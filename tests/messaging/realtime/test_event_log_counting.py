@@ -1,4 +1,4 @@
-"""messaging.event_log on SQLite: ids count up densely whichever way the counters are bumped.
+"""messaging.realtime.storage on SQLite: ids count up densely whichever way the counters are bumped.
 
 SQLite 3.35+ bumps and reads the counters in one `UPDATE ... RETURNING`; older SQLite
 (Django 5.2 supports 3.31+) reads them and then updates. Both must give the same ids.
@@ -13,7 +13,7 @@ import pytest
 from django.db import connection, transaction
 from django_eventstream.utils import get_storage
 
-from messaging import event_log
+from messaging.realtime import storage as event_log
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.skipif(

@@ -1,0 +1,12 @@
+"""The server runtime: the ASGI application uvicorn serves and everything under it.
+
+- `app`: the application (`get_asgi_application`): the routes named by `SERVER_ROUTES`
+  mounted in front of Django's handler, and the lifespan;
+- `lifespan`: the whole server's startup and shutdown;
+- `handler`: Django's ASGI handler, one thread hop per request on a reused thread;
+- `gc_tuning`: Python's cyclic GC run between requests;
+- `middleware`: request plumbing every path owes its callers;
+- `db_backends.sqlite3`: the SQLite backend whose writers queue on a lock.
+
+Nothing here imports an app: routes are looked up from settings.
+"""

@@ -1,0 +1,58 @@
+"""The ASGI application as uvicorn serves it: mounted routes in front of Django's handler.
+
+A route (named in `SERVER_ROUTES`, looked up here so that core imports no app) answers
+the requests it `handles()` on the event loop, without Django's handler: the message
+streams are one, because a stream held by Django's handler would hold a thread each.
+Every other request, and the lifespan, are the server's (`core.server.handler`,
+`core.server.lifespan`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from core.server import gc_tuning, handler
+from core.server.lifespan import run_lifespan
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class Route(Protocol):
+    """An ASGI app for some requests; it may also have `startup()` and `aclose()`."""
+
+    def handles(self, scope: Scope) -> bool: ...
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
+class Server:
+    """ASGI app: each HTTP request to the first route that handles it, else to Django."""
+
+    def __init__(self, django: handler.OneThreadASGIHandler, routes: Sequence[Route]) -> None:
+        self.django = django
+        self.routes = tuple(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for route in self.routes:
+                if route.handles(scope):
+                    await route(scope, receive, send)
+                    return
+        elif scope["type"] == "lifespan":
+            await run_lifespan(receive, send, (*self.routes, self.django))
+            return
+        await self.django(scope, receive, send)
+
+
+def get_asgi_application() -> Server:
+    """The whole server: GC settings, Django set up, and the routes of `SERVER_ROUTES`."""
+    gc_tuning.configure()
+    django = handler.get_asgi_application()
+    routes = [import_string(path) for path in getattr(settings, "SERVER_ROUTES", ())]
+    return Server(django, routes)

@@ -1,0 +1,201 @@
+"""The two SSE endpoints, served by a plain ASGI route that the server mounts in front of Django.
+
+`GET /api/chat/{id}/events` and `GET /api/chat/events` (with or without the trailing
+slash) are answered here; the server (`core.server`, setting `SERVER_ROUTES`) sends
+every other request on to Django.
+
+Why not a Django view: Django's ASGI handler gives each request its own
+thread-sensitive context, and the first sync call in it (request signals, middleware,
+a sync view, the library's `sync_to_async(get_events)`) starts a one-thread executor
+that lives as long as the response, i.e. one OS thread and ~230 KiB per open stream
+(measured in NOTES-eventstream.md). Here a stream costs no thread: the database is
+touched in ONE non-thread-sensitive `sync_to_async` job before the stream starts (user,
+participation, where to start), whose worker thread goes back to the pool with its
+connection closed; after that the stream lives on the event loop alone, until a gap or
+an overflow makes it re-read storage (another short job).
+
+Order of the opening steps, and why:
+1. Credential (Bearer header, else the HttpOnly access cookie) and its signature are
+   checked on the loop, so a bad token costs no thread and no query: 401 JSON.
+2. The listener is registered BEFORE the job reads where to start, so a message
+   committed after that read is either in the read or queued: a stream opened without
+   an id cannot lose a message posted while it starts.
+3. The job checks the user is active (401) and, through `messaging.realtime.channels.ChannelManager`
+   asked by the library's `get_events`, participation (404), then reads the missed
+   events when resuming (`Last-Event-ID` header or `?lastEventId=`).
+4. Only then does the response start, so 401/404 are real statuses, not the library's
+   `200` + `stream-error`.
+5. The first chunk is the padding comment, the missed events, then `stream-open`
+   carrying, as its `id:`, the position the stream starts from (the last replayed id,
+   or "now" for a stream opened without an id). A client whose connection drops before
+   any message (a browser's `EventSource` keeps the last `id:` it saw, whatever the
+   event type) then resumes from there instead of from "now", which would lose what was
+   posted during the gap. After the replay, never before it: an id ahead of what the
+   client was sent would make it skip those events when it resumes.
+
+Reused from django-eventstream: `EventRequest` (the holder of channels, last ids and
+user), `get_events` (storage reads, resets of trimmed ids, the channel manager's
+permission check), `Listener` and the process-wide listener manager (local queues and
+the Redis fan-out task), `parse_last_event_id`, `make_id`, `sse_encode_event`,
+`sse_encode_error`, `add_default_headers` (no-cache, no proxy buffering, CORS), and the
+library's wire format (2 KiB padding comment, `stream-open`, `keep-alive`, ids), except
+that `stream-open` comes after the replay and carries an id (step 5).
+Written here instead of the library's `stream()` generator: the live loop, because
+that one writes queued events in arrival order, which is not id order when two
+publishers' after-commit hooks race (see `messaging.realtime.publish`), and it reads storage
+through a thread-sensitive call. This loop writes only the event that follows the last
+id written, re-reads storage in id order on a gap or an overflow, and skips ids already
+written. It also watches for `http.disconnect` and drops the listener at once.
+
+With `GRIP_URL` set, a request that comes through Pushpin (it carries `Grip-Sig`) is
+handed to Django instead, where `messaging.realtime.grip` runs the same checks and then the
+library's own view, which answers at once with GRIP instructions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
+from django_eventstream.eventrequest import EventRequest
+from django_eventstream.utils import add_default_headers, make_id
+from django_eventstream.views import Listener, get_listener_manager
+
+from core.errors import ServiceError
+from core.server import gc_tuning
+from core.tokens import decode
+from messaging.realtime.channels import stream_channels
+from messaging.realtime.live import pump, write_body
+from messaging.realtime.replay import open_stream
+from messaging.realtime.request import conversation_from_path, last_event_ids, stream_credential
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+STREAM_PATH = re.compile(r"^/api/chat/(?:(?P<conversation>[^/]+)/)?events/?$")
+# The start of the first chunk: a padding comment that pushes old proxies and browsers
+# to flush (clients such as the bench count a stream ready on its first bytes).
+PADDING = ":" + " " * 2048 + "\n\n"
+# Strong references to tasks started here (the event loop keeps only weak ones).
+_background: set[asyncio.Task] = set()
+
+
+def stream_open(last_ids: dict[str, str]) -> str:
+    """`stream-open`, with the position the stream starts from as its id (step 5 above).
+
+    `last_ids` must be the ids the client has been sent up to (after the replay), so the
+    id is never ahead of what it has; without storage there is no id to give. Written as
+    the library writes its own `stream-open` (an empty `data:`), plus the id.
+    """
+    event_id = make_id(last_ids)
+    return "event: stream-open\n" + (f"id: {event_id}\n" if event_id else "") + "data:\n\n"
+
+
+def _headers(pairs: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs.items()]
+
+
+async def send_error(send: Send, status: int, detail: str) -> None:
+    """The API's error shape (`core.api`), with `WWW-Authenticate` on a 401."""
+    headers = {"Content-Type": "application/json"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="stayhub"'
+    body = json.dumps({"detail": detail}).encode()
+    headers["Content-Length"] = str(len(body))
+    await send({"type": "http.response.start", "status": status, "headers": _headers(headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str | None) -> None:
+    request = ASGIRequest(scope, io.BytesIO())
+    try:
+        request.get_host()  # ALLOWED_HOSTS, as Django would check it
+        user_id = decode(stream_credential(request), "access")["sub"]
+        channels = stream_channels(user_id, conversation_from_path(segment))
+        event_request = EventRequest()
+        event_request.channels = set(channels)
+        event_request.channel_last_ids = last_event_ids(request, channels)
+        event_request.is_next = event_request.is_recover = False
+    except DisallowedHost:
+        await send_error(send, 400, "Invalid Host header.")
+        return
+    except ServiceError as exc:
+        await send_error(send, exc.status_code, exc.detail)
+        return
+
+    listener = Listener()
+    listener.user_id = user_id
+    listener.channels = set(channels)
+    listener.assign_loop()
+    manager = get_listener_manager()
+    manager.add_listener(listener)
+    try:
+        with gc_tuning.answering():  # a request being answered until the stream is open
+            try:
+                first = await sync_to_async(open_stream, thread_sensitive=False)(
+                    request, event_request
+                )
+            except ServiceError as exc:
+                await send_error(send, exc.status_code, exc.detail)
+                return
+            headers = {"Content-Type": "text/event-stream"}
+            add_default_headers(headers, request=request)
+            del request
+            await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
+            await write_body(send, PADDING + first + stream_open(event_request.channel_last_ids))
+            del first
+            gc_tuning.stream_opened()
+        await pump(send, receive, listener, event_request)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        manager.remove_listener(listener)
+
+
+class StreamRoute:
+    """The stream paths, mounted by the server in front of Django's handler."""
+
+    def handles(self, scope: Scope) -> bool:
+        """A stream request this route answers (Pushpin's go on to Django, under GRIP)."""
+        return (
+            scope["method"] == "GET"
+            and STREAM_PATH.match(scope["path"]) is not None
+            and not self._via_grip(scope)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = STREAM_PATH.match(scope["path"])
+        assert match is not None  # the server asked `handles` first
+        await serve_stream(scope, receive, send, match["conversation"])
+
+    async def startup(self) -> None:
+        """Start the Redis fan-out at boot (run by the server's lifespan).
+
+        The library starts its Redis subscriber with the first stream, so that stream's
+        first events could be published before the subscription is live.
+        """
+        manager = get_listener_manager()
+        if manager.redis_listener is not None:
+            with manager.lock:
+                if not manager.redis_listener_started:
+                    manager.redis_listener_started = True
+                    _background.add(
+                        asyncio.get_running_loop().create_task(manager.start_redis_listener())
+                    )
+
+    @staticmethod
+    def _via_grip(scope: Scope) -> bool:
+        """Pushpin's requests go to Django, where django-grip and the library answer them."""
+        return bool(settings.GRIP_URL) and any(k == b"grip-sig" for k, _ in scope["headers"])
+
+
+# What `SERVER_ROUTES` names.
+stream_route = StreamRoute()
