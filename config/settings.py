@@ -45,6 +45,9 @@ if SECRET_KEY == _DEV_SECRET and not DEBUG and not env_bool("STAYHUB_ALLOW_DEV_S
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
+# Served over HTTPS only (API.md, Operating): redirect, HSTS, secure cookies. Behind a
+# proxy, X-Forwarded-Proto counts only from TRUSTED_PROXIES (core.server.edge).
+HTTPS_ONLY = env_bool("HTTPS_ONLY", False)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
@@ -54,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
+    "csp",
     "ninja",
     "django_eventstream",
     "django_tasks",
@@ -64,8 +69,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # CORS first, so that every answer (errors included) carries its headers
+    "corsheaders.middleware.CorsMiddleware",
     "core.server.middleware.TrailingSlashMiddleware",
+    # /api/: 415 for bodies that are not JSON, bad query strings, JSON errors, 503s
+    "core.server.api_guard.ApiGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # core.server.middleware's three serve the pages and the admin only: API requests pass by
     "core.server.middleware.SessionMiddleware",
@@ -122,6 +132,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 
+if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    # A server that does not answer fails the request (503) instead of hanging it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5)
+    )
+
 AUTH_USER_MODEL = "core.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -160,12 +176,15 @@ JWT_REFRESH_TTL = timedelta(seconds=env_int("JWT_REFRESH_TTL", 1209600))
 # The browser credential for EventSource and the pages' token refresh.
 ACCESS_COOKIE_NAME = "stayhub_access"
 REFRESH_COOKIE_NAME = "stayhub_refresh"
-AUTH_COOKIE_SECURE = env_bool("AUTH_COOKIE_SECURE", not DEBUG)
+AUTH_COOKIE_SECURE = env_bool("AUTH_COOKIE_SECURE", HTTPS_ONLY)
 
 # Rate limits (API.md, Limits).
 MESSAGE_RATE = env_int("MESSAGE_RATE", 30)
 AUTH_RATE = env_int("AUTH_RATE", 20)
-NINJA_NUM_PROXIES = env_int("NUM_PROXIES", 0)
+# The client address is the socket's peer, unless that peer is one of these proxies
+# (addresses or networks): then its X-Forwarded-For names the client (core.server.edge).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+NINJA_NUM_PROXIES = 0  # ninja's throttles read REMOTE_ADDR, which the edge has settled
 
 # Pagination (API.md, Conventions).
 NINJA_PAGINATION_PER_PAGE = 20
@@ -232,11 +251,70 @@ if GRIP_URL:
 SESSION_COOKIE_SECURE = AUTH_COOKIE_SECURE
 CSRF_COOKIE_SECURE = AUTH_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if HTTPS_ONLY:
+    SECURE_SSL_REDIRECT = True
+    # load balancers probe readiness over plain HTTP (/healthz never reaches Django)
+    SECURE_REDIRECT_EXEMPT = [r"^readyz/?$"]
+    SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
 
+# Content-Security-Policy (django-csp): the pages run only the site's own script files
+# (no inline script; data reaches them in non-executable JSON blocks).
+_PUBLIC_ORIGIN = (
+    f"{urlsplit(PUBLIC_URL).scheme}://{urlsplit(PUBLIC_URL).netloc}" if PUBLIC_URL else ""
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", *([_PUBLIC_ORIGIN] if _PUBLIC_ORIGIN else [])],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# CORS (django-cors-headers; core.server.edge applies it to the streams too).
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", "")
+CORS_ALLOW_CREDENTIALS = True  # EventSource(..., {withCredentials: true}) sends the cookie
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "last-event-id",
+    "x-request-id",
+]
+
+# One JSON line per request from stayhub.access (core.server.edge), which replaces
+# uvicorn's access log (that one prints query strings); nothing per stream opened.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "line": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "access": {"class": "logging.StreamHandler", "formatter": "line"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "stayhub.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "INFO"},
+        # "Not Found: ..." lines would double the access line; errors still show
+        "django.request": {"level": "ERROR"},
+        "django_eventstream": {"level": "WARNING"},
+        "uvicorn.access": {"level": "WARNING"},
+    },
 }

@@ -6,6 +6,8 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from core.api import api
+from core.server.health import readyz
+from core.views import admin_login
 from listings.api import reservations_router
 from listings.api import router as listings_router
 from messaging.api import router as messaging_router
@@ -19,6 +21,11 @@ api.add_router("/chat", messaging_router)
 
 urlpatterns = [
     path("api/", api.urls),
+    # /healthz is answered before Django (core.server.edge)
+    path("readyz", readyz),
+    path("readyz/", readyz),
+    # The admin's login counts against AUTH_RATE like the API's and the pages'.
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     # Uploaded images, served by the app itself so one process serves everything.
     re_path(

@@ -6,13 +6,14 @@ App routers (listings, messaging) are mounted on it in `config.urls`, so that
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Router, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.errors import Throttled as NinjaThrottled
@@ -33,6 +34,7 @@ from core.schemas import (
     error_responses,
 )
 from core.selectors import get_user
+from core.server.api_guard import UNAVAILABLE, is_unavailable, unavailable_response
 from core.throttling import PerAddressThrottle
 from core.tokens import TokenPair, spend_refresh
 
@@ -42,28 +44,58 @@ BUSY_RETRY_AFTER = 1
 WRITING_METHODS = frozenset({"post", "put", "patch", "delete"})
 
 
-class StayhubAPI(NinjaAPI):
-    """NinjaAPI whose OpenAPI document also lists the answer any writing operation may give.
+def _error_doc(description: str, retry_after: bool = False) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+    if retry_after:
+        doc["headers"] = {
+            "Retry-After": {
+                "schema": {"type": "integer"},
+                "required": True,
+                "description": "Seconds to wait before sending it again.",
+            }
+        }
+    return doc
 
-    A write can find SQLite's lock still held after its busy timeout whatever the
-    endpoint (`on_database_busy` below): every POST, PUT, PATCH and DELETE documents
-    that 503 with its `Retry-After`, here in one place rather than on each route.
+
+class StayhubAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document also lists the answers any operation may give.
+
+    Some answers come from the plumbing, not the route (`core.server.api_guard`, the
+    error handlers below), whatever the endpoint: a dependency that is down or busy
+    (503 + `Retry-After`), a query string with too many parameters (400), a body too
+    large (413) or not JSON (415). They are documented here in one place, so that
+    the schema that clients (and the fuzzer) read declares every status and body.
     """
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
     ) -> OpenAPISchema:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
-        busy = {
-            "description": "The database stayed busy: nothing was written, send it again "
-            "after `Retry-After` seconds.",
-            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
-        }
+        unavailable = _error_doc(
+            "A dependency (the database, Redis) is unavailable or busy: nothing was "
+            "written; send it again after `Retry-After` seconds.",
+            retry_after=True,
+        )
         for operations in schema["paths"].values():
             for method, operation in operations.items():
+                responses = operation["responses"]
+                responses.setdefault("503", unavailable)
+                responses.setdefault(
+                    "400", _error_doc("A malformed request (too many query parameters).")
+                )
+                responses.setdefault(
+                    "422", _error_doc("Failed validation (NUL characters, out-of-range values).")
+                )
+                if "429" in responses:
+                    responses["429"] = _error_doc("Rate limited.", retry_after=True)
                 if method in WRITING_METHODS:
-                    operation["responses"].setdefault("503", busy)
+                    responses.setdefault("413", _error_doc("Request body too large."))
+                    responses.setdefault(
+                        "415", _error_doc("The body is not JSON (Content-Type: application/json).")
+                    )
         return schema
 
 
@@ -103,7 +135,9 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 
 @api.exception_handler(NinjaThrottled)
 def on_throttled(request: HttpRequest, exc: NinjaThrottled) -> HttpResponse:
-    return _error(request, 429, "Too many requests; retry later.")
+    response = _error(request, 429, "Too many requests; retry later.")
+    response["Retry-After"] = str(max(1, math.ceil(exc.wait or 60)))
+    return response
 
 
 @api.exception_handler(HttpError)
@@ -121,20 +155,32 @@ def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return _error(request, 413, "Request body too large.")
 
 
-@api.exception_handler(OperationalError)
-def on_database_busy(request: HttpRequest, exc: OperationalError) -> HttpResponse:
-    """SQLite waited its whole busy timeout for the write lock: 503 + Retry-After, not 500.
+@api.exception_handler(MultiPartParserError)
+def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return _error(request, 400, f"Malformed multipart body: {exc}")
 
-    Nothing was written (the transaction never started or was rolled back), the
-    request can simply be sent again, and the server is overloaded rather than
-    broken. Any other database error stays a 500.
+
+def on_database_busy(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A dependency failed: 503 + Retry-After, not 500 (API.md, Conventions).
+
+    SQLite that waited its whole busy timeout for the write lock is overloaded, not
+    broken: retry in a second. A database (or Redis) that cannot be reached or broke
+    the connection: retry a little later. Either way nothing was written (the
+    transaction never started or was rolled back), so the request can be sent again.
+    Any other database error (a missing table: a bug) stays a 500.
     """
-    code = getattr(exc.__cause__, "sqlite_errorcode", None)
-    if code is None or code & 0xFF not in (_SQLITE_BUSY, _SQLITE_LOCKED):
+    if not is_unavailable(exc):
         raise exc
-    response = _error(request, 503, "The service is busy; retry in a moment.")
-    response["Retry-After"] = str(BUSY_RETRY_AFTER)
-    return response
+    code = getattr(exc.__cause__, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        response = _error(request, 503, "The service is busy; retry in a moment.")
+        response["Retry-After"] = str(BUSY_RETRY_AFTER)
+        return response
+    return unavailable_response(exc)
+
+
+for _unavailable in UNAVAILABLE:
+    api.add_exception_handler(_unavailable, on_database_busy)
 
 
 auth_router = Router(tags=["accounts"])
@@ -143,7 +189,22 @@ _auth_throttle = [PerAddressThrottle("AUTH_RATE", scope="auth")]
 
 def _auth_answer(response: HttpResponse, user: User, pair: TokenPair) -> dict:
     set_auth_cookies(response, pair)
+    response["Cache-Control"] = "no-store"  # tokens: no cache may keep this answer
     return {"user": user, "access": pair.access, "refresh": pair.refresh}
+
+
+def is_cross_site(request: HttpRequest) -> bool:
+    """A request another site's page made the browser send (its form, its script).
+
+    Browsers name the requesting page's origin (`Origin`, sent with every POST) and
+    say where the request comes from (`Sec-Fetch-Site`); an origin of our own or one
+    that CORS_ALLOWED_ORIGINS lets in is not cross-site.
+    """
+    origin = request.headers.get("Origin")
+    if origin:
+        own = f"{request.scheme}://{request.get_host()}"
+        return origin != own and origin not in settings.CORS_ALLOWED_ORIGINS
+    return request.headers.get("Sec-Fetch-Site") in {"cross-site", "same-site"}
 
 
 @auth_router.post(
@@ -170,26 +231,33 @@ def login(request: HttpRequest, response: HttpResponse, payload: LoginIn) -> dic
 
 @auth_router.post(
     "/refresh",
-    response={200: TokensOut, **error_responses(401, 413, 422)},
-    summary="Exchange a refresh token for a new pair (the old one is spent)",
+    response={200: TokensOut, **error_responses(401, 413, 422, 429)},
+    throttle=_auth_throttle,
+    summary="Exchange a refresh token for a new pair (the old one is spent; reusing a "
+    "spent one revokes every token rotated from it since)",
 )
 def refresh(request: HttpRequest, response: HttpResponse, payload: RefreshIn) -> dict:
     token = payload.refresh or request.COOKIES.get(settings.REFRESH_COOKIE_NAME)
     _, pair = services.refresh(token=token)
     set_auth_cookies(response, pair)
+    response["Cache-Control"] = "no-store"
     return {"access": pair.access, "refresh": pair.refresh}
 
 
 @auth_router.post(
     "/logout",
-    response={204: None},
-    summary="Forget the browser's auth cookies and spend its refresh token",
+    response={204: None, **error_responses(403)},
+    summary="Forget the browser's auth cookies and spend its refresh token "
+    "(403 for a request another site's page sent)",
 )
 def logout(request: HttpRequest, response: HttpResponse) -> Status:
+    if is_cross_site(request):
+        return Status(403, {"detail": "A logout must come from this site's own pages."})
     token = request.COOKIES.get(settings.REFRESH_COOKIE_NAME)
     if token:
         spend_refresh(token)
     clear_auth_cookies(response)
+    response["Cache-Control"] = "no-store"
     return Status(204, None)
 
 

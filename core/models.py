@@ -72,3 +72,21 @@ class SpentRefreshToken(models.Model):
 
     def __str__(self) -> str:
         return self.jti
+
+
+class RevokedTokenFamily(models.Model):
+    """A refresh token's family (every token rotated from one login), revoked at once.
+
+    Reusing a spent refresh token is what a thief (or the victim, after a thief) does:
+    every refresh token issued from it since then stops working, so whoever holds the
+    live one must log in again (API.md, Accounts). Every refresh token carries its
+    family in the `fam` claim.
+    """
+
+    family = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.family

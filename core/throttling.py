@@ -29,6 +29,11 @@ class SettingRateThrottle(SimpleRateThrottle):
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request)
 
+    def get_ident(self, request: HttpRequest) -> str | None:
+        # The socket's peer, or the client a TRUSTED_PROXIES peer named: settled by
+        # core.server.edge before Django sees the request. Never the raw header.
+        return request.META.get("REMOTE_ADDR")
+
     def get_cache_key(self, request: HttpRequest) -> str | None:
         user = getattr(request, "auth", None)
         ident = (

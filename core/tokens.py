@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from core.errors import NotAuthenticated
-from core.models import SpentRefreshToken, User
+from core.models import RevokedTokenFamily, SpentRefreshToken, User
 
 TokenType = Literal["access", "refresh"]
 REQUIRED_CLAIMS = ["sub", "type", "iat", "exp", "jti"]
@@ -29,7 +29,7 @@ class TokenPair:
     refresh: str
 
 
-def _encode(user: User, token_type: TokenType) -> str:
+def _encode(user: User, token_type: TokenType, family: str | None = None) -> str:
     now = datetime.now(tz=UTC)
     ttl = settings.JWT_ACCESS_TTL if token_type == "access" else settings.JWT_REFRESH_TTL
     claims = {
@@ -39,11 +39,17 @@ def _encode(user: User, token_type: TokenType) -> str:
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,
     }
+    if family is not None:
+        claims["fam"] = family
     return jwt.encode(claims, settings.JWT_SIGNING_KEY, algorithm=settings.JWT_ALGORITHM)
 
 
-def issue_pair(user: User) -> TokenPair:
-    return TokenPair(access=_encode(user, "access"), refresh=_encode(user, "refresh"))
+def issue_pair(user: User, family: str | None = None) -> TokenPair:
+    """A new pair; the refresh token continues `family`, or starts one (at login)."""
+    return TokenPair(
+        access=_encode(user, "access"),
+        refresh=_encode(user, "refresh", family or uuid.uuid4().hex),
+    )
 
 
 def decode(token: str, expected_type: TokenType) -> dict[str, Any]:
@@ -81,22 +87,34 @@ def rotate_refresh(token: str) -> tuple[User, TokenPair]:
     """Spend a refresh token and issue a new pair; a spent token answers 401.
 
     The spend is an insert on the token's `jti` primary key, so of two concurrent
-    uses of one token exactly one succeeds.
+    uses of one token exactly one succeeds. Using a spent one again revokes its
+    family: every refresh token rotated from it since is refused from then on.
     """
     claims = decode(token, "refresh")
+    family = str(claims.get("fam") or claims["jti"])[:64]
     user = User.objects.filter(pk=claims["sub"], is_active=True).first()
     if user is None:
         raise NotAuthenticated("Invalid token.")
+    expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC)
+    if RevokedTokenFamily.objects.filter(family=family).exists():
+        raise NotAuthenticated("This session was revoked; log in again.")
     try:
         with transaction.atomic():
-            SpentRefreshToken.objects.create(
-                jti=claims["jti"],
-                user=user,
-                expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
-            )
+            SpentRefreshToken.objects.create(jti=claims["jti"], user=user, expires_at=expires_at)
     except IntegrityError as exc:
+        _revoke_family(family, user, expires_at)
         raise NotAuthenticated("This refresh token has already been used.") from exc
-    return user, issue_pair(user)
+    return user, issue_pair(user, family)
+
+
+def _revoke_family(family: str, user: User, expires_at: datetime) -> None:
+    # The family's newest token expires at most JWT_REFRESH_TTL after this one's use.
+    with contextlib.suppress(IntegrityError), transaction.atomic():
+        RevokedTokenFamily.objects.create(
+            family=family,
+            user=user,
+            expires_at=max(expires_at, datetime.now(tz=UTC) + settings.JWT_REFRESH_TTL),
+        )
 
 
 def spend_refresh(token: str) -> None:

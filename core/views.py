@@ -78,6 +78,23 @@ def _account_form_page(
     return _signed_in_redirect(target, pair)
 
 
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's login view, its POSTs counted against AUTH_RATE per client address."""
+    from django.contrib import admin
+
+    if request.method == "POST":
+        wait = _throttled(request)
+        if wait is not None:
+            response = HttpResponse(
+                "Too many attempts from this address. Wait a minute and try again.",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = str(math.ceil(wait))
+            return response
+    return admin.site.login(request)
+
+
 @require_http_methods(["GET", "POST"])
 @any_visitor
 def login_page(request: HttpRequest) -> HttpResponse:

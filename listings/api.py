@@ -9,9 +9,10 @@ from uuid import UUID
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import File, Query, Router, Status, UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from core.auth import JWTAuth
+from core.pagination import LimitOffsetPagination
 from core.schemas import error_responses
 from listings import selectors, services
 from listings.models import Property, Reservation

@@ -10,9 +10,10 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Query, Router, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from core.auth import JWTAuth
+from core.pagination import LimitOffsetPagination
 from core.schemas import error_responses
 from core.throttling import PerUserThrottle
 from messaging import selectors, services

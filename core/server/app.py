@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from core.server import gc_tuning, handler
+from core.server.edge import Edge
 from core.server.lifespan import run_lifespan
 
 Scope = MutableMapping[str, Any]
@@ -50,9 +51,10 @@ class Server:
         await self.django(scope, receive, send)
 
 
-def get_asgi_application() -> Server:
-    """The whole server: GC settings, Django set up, and the routes of `SERVER_ROUTES`."""
+def get_asgi_application() -> Edge:
+    """The whole server: GC settings, Django set up, and the routes of `SERVER_ROUTES`,
+    behind the edge (client address, request id, access log, /healthz) for every request."""
     gc_tuning.configure()
     django = handler.get_asgi_application()
     routes = [import_string(path) for path in getattr(settings, "SERVER_ROUTES", ())]
-    return Server(django, routes)
+    return Edge(Server(django, routes))
