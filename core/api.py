@@ -81,7 +81,8 @@ class StayhubAPI(NinjaAPI):
         )
         for operations in schema["paths"].values():
             for method, operation in operations.items():
-                responses = operation["responses"]
+                responses = {str(code): answer for code, answer in operation["responses"].items()}
+                operation["responses"] = responses
                 responses.setdefault("503", unavailable)
                 responses.setdefault(
                     "400", _error_doc("A malformed request (too many query parameters).")
