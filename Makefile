@@ -21,19 +21,23 @@ install: $(PY)
 install-dev: $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
 
+# Local runs: DEBUG off (the branded 404/500 pages, as users see them) with the
+# development SECRET_KEY allowed. `DEBUG=1 make run` brings Django's debug pages back.
+LOCAL_ENV = STAYHUB_ALLOW_DEV_SECRET=$${STAYHUB_ALLOW_DEV_SECRET:-1} DEBUG=$${DEBUG:-0}
+
 demo: install
-	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
-	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
+	$(LOCAL_ENV) $(PY) manage.py migrate --noinput
+	$(LOCAL_ENV) $(PY) manage.py collectstatic --noinput -v0
+	$(LOCAL_ENV) $(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
 
 run: demo serve
 
-# The server and, beside it, the background worker (emails, expiry); both stop together.
+# The server and, beside it, the background worker (emails, expiry); both stop together,
+# quietly and with status 0, on Ctrl-C (core/server/run.py). uvicorn's proxy headers are
+# off: X-Forwarded-For/-Proto count only from TRUSTED_PROXIES.
 serve:
 	@echo "stayhub on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
-	@DEBUG=$${DEBUG:-1} $(PY) manage.py worker & worker=$$!; \
-	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	DEBUG=$${DEBUG:-1} $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --timeout-graceful-shutdown 5
+	@$(LOCAL_ENV) $(PY) -m core.server.run --host $(HOST) --port $(PORT)
 
 # The whole suite on SQLite; then, where STAYHUB_TEST_PG_URL names a PostgreSQL
 # server (.ci/run sets it), everything but the browser tests again on PostgreSQL.
