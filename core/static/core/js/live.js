@@ -16,7 +16,7 @@
 // rebroadcasts its events on a BroadcastChannel; when that tab closes, the lock passes
 // to another tab, which resumes from the last event id it heard.
 
-import { goToLogin, me, renew, tokenIsStale } from "stayhub/session.js";
+import { goToLogin, me, renew, tokenIsStale } from "./session.js";
 
 function withLastId(url, lastId) {
   if (!lastId) return url;

@@ -1,8 +1,8 @@
 // The navigation bar: the live unread count on "Inbox", logging out, and reviving a
 // session whose access cookie expired while the refresh cookie still holds.
 
-import { api, forgetSignedIn, me, renew, wasSignedIn } from "stayhub/session.js";
-import { onInboxMessage, onInboxResync, onRead } from "stayhub/live.js";
+import { api, forgetSignedIn, me, renew, wasSignedIn } from "./session.js";
+import { onInboxMessage, onInboxResync, onRead } from "./live.js";
 
 function setBadge(count) {
   for (const badge of document.querySelectorAll("[data-unread-badge]")) {

@@ -1,8 +1,8 @@
 // "Contact host": start (or reuse) the one conversation with the host through the
 // chat API, then open it.
 
-import { api } from "stayhub/session.js";
-import { describeError } from "stayhub/dom.js";
+import { api } from "../../core/js/session.js";
+import { describeError } from "../../core/js/dom.js";
 
 async function contact(button) {
   const label = button.textContent;

@@ -1,8 +1,8 @@
 // Favorite hearts: toggle in place through the API. On "My favorites" a heart that
 // is switched off takes its card off the page at once.
 
-import { api } from "stayhub/session.js";
-import { describeError, notify } from "stayhub/dom.js";
+import { api } from "../../core/js/session.js";
+import { describeError, notify } from "../../core/js/dom.js";
 
 function heartsFor(id) {
   return document.querySelectorAll(`button[data-favorite="${CSS.escape(id)}"]`);

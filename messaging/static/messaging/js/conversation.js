@@ -8,9 +8,9 @@
 // After a dropped connection EventSource resends Last-Event-ID and the server replays
 // what was missed (live.js reopens with ?lastEventId= when the browser gave up).
 
-import { api, me } from "stayhub/session.js";
-import { announceRead, openStream } from "stayhub/live.js";
-import { describeError, h, timeTag } from "stayhub/dom.js";
+import { api, me } from "../../core/js/session.js";
+import { announceRead, openStream } from "../../core/js/live.js";
+import { describeError, h, timeTag } from "../../core/js/dom.js";
 
 const root = document.querySelector("[data-conversation]");
 const conversationId = root.dataset.conversation;

@@ -1,9 +1,9 @@
 // The inbox: the visitor's conversations, latest activity first, each with the other
 // person, the last message and an unread badge, kept up to date from the inbox stream.
 
-import { api, me } from "stayhub/session.js";
-import { onInboxMessage, onInboxResync, onRead } from "stayhub/live.js";
-import { avatar, describeError, h, timeTag } from "stayhub/dom.js";
+import { api, me } from "../../core/js/session.js";
+import { onInboxMessage, onInboxResync, onRead } from "../../core/js/live.js";
+import { avatar, describeError, h, timeTag } from "../../core/js/dom.js";
 
 const root = document.querySelector("[data-inbox]");
 const list = root.querySelector("[data-conversations]");
