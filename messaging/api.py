@@ -22,6 +22,7 @@ from messaging.schemas import (
     ConversationDetailOut,
     ConversationOut,
     HistoryQuery,
+    IdempotencyKey,
     MessageIn,
     MessageOut,
     MessagePageOut,
@@ -83,10 +84,16 @@ def message_list(
     summary="Send a message (rate limited per user: MESSAGE_RATE a minute)",
 )
 def message_send(
-    request: HttpRequest, conversation_id: UUID, payload: MessageIn
+    request: HttpRequest,
+    conversation_id: UUID,
+    payload: MessageIn,
+    idempotency_key: IdempotencyKey = None,
 ) -> Status[ConversationMessage]:
     message = services.send_message(
-        conversation_id=conversation_id, sender=request.auth, body=payload.body
+        conversation_id=conversation_id,
+        sender=request.auth,
+        body=payload.body,
+        idempotency_key=idempotency_key,
     )
     return Status(201, message)
 

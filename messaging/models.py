@@ -262,3 +262,27 @@ class ConversationMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_by_id} -> {self.sent_to_id}: {self.body[:40]}"
+
+
+class MessageIdempotencyKey(models.Model):
+    """The message a user first stored under an `Idempotency-Key` (API.md, messages).
+
+    A client whose answer was lost sends the same POST again with the same key, and is
+    answered with the message stored the first time instead of a second copy. The
+    unique constraint decides between concurrent sends with one key: exactly one insert
+    wins, the others read its message. A key is honoured for `IDEMPOTENCY_WINDOW`; an
+    older row is replaced when its key is used again.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)
+    message = models.ForeignKey(ConversationMessage, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="message_idempotency_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.key}"

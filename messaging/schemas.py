@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from ninja import Schema
+from ninja import Header, Schema
 from pydantic import Field, PlainSerializer, StringConstraints, WithJsonSchema
 
 from core.schemas import UserOut
@@ -37,6 +37,22 @@ class MessageIn(Schema):
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=BODY_MAX_LENGTH),
     ] = Field(..., description=f"Trimmed, then 1 to {BODY_MAX_LENGTH} characters.")
+
+
+# A client's retry of a send whose answer it lost (API.md, messages): 1 to 64 visible
+# ASCII characters, else 422.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A repeat of the same key by the same user within 24 hours answers "
+        "the message first stored under it, and stores and streams nothing new.",
+    ),
+]
 
 
 class MessageOut(Schema):

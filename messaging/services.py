@@ -16,11 +16,19 @@ from core.auth import TokenUser
 from core.errors import BadRequest, Invalid, NotAuthenticated, NotFound
 from core.models import User
 from core.selectors import get_user
-from messaging.models import BODY_MAX_LENGTH, Conversation, ConversationMessage, Participant
+from messaging.models import (
+    BODY_MAX_LENGTH,
+    Conversation,
+    ConversationMessage,
+    MessageIdempotencyKey,
+    Participant,
+)
 from messaging.realtime import publish
 from messaging.selectors import NOT_PARTICIPANT
 
 _TICK = timedelta(microseconds=1)
+# How long an Idempotency-Key is honoured (API.md: 24 hours).
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 def start_conversation(*, user: User, other_user_id: UUID) -> tuple[Conversation, bool]:
@@ -74,7 +82,11 @@ def clean_body(body: Any) -> str:
 
 
 def send_message(
-    *, conversation_id: UUID, sender: User | TokenUser, body: str
+    *,
+    conversation_id: UUID,
+    sender: User | TokenUser,
+    body: str,
+    idempotency_key: str | None = None,
 ) -> ConversationMessage:
     """Store a message from a participant, then announce it once it is committed.
 
@@ -96,8 +108,40 @@ def send_message(
     The sender's row comes with the conversation (both participants are joined for
     the message's answer anyway), so the endpoint's auth checks only the token
     (`JWTAuth(load_user=False)`) and a sender who is gone or inactive is refused here.
+
+    With an `idempotency_key`, a repeat of a key this sender used within
+    `IDEMPOTENCY_WINDOW` returns the message first stored under it and stores and
+    publishes nothing (`MessageIdempotencyKey`).
     """
+    if idempotency_key is not None:
+        earlier = _message_for_key(sender, idempotency_key)
+        if earlier is not None:
+            return earlier
     text = clean_body(body)
+    try:
+        return _store_message(conversation_id, sender, text, idempotency_key)
+    except IntegrityError:
+        # a concurrent send with the same key won the unique constraint: its message
+        earlier = _message_for_key(sender, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _message_for_key(sender: User | TokenUser, key: str) -> ConversationMessage | None:
+    row = (
+        MessageIdempotencyKey.objects.filter(
+            user_id=sender.pk, key=key, created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW
+        )
+        .select_related("message__created_by", "message__sent_to")
+        .first()
+    )
+    return row.message if row is not None else None
+
+
+def _store_message(
+    conversation_id: UUID, sender: User | TokenUser, text: str, idempotency_key: str | None
+) -> ConversationMessage:
     with transaction.atomic():
         conversation = Conversation.objects.locked_with_users(conversation_id)
         if conversation is None:
@@ -114,6 +158,12 @@ def send_message(
             created_at=created_at,
         )
         sql.insert(message)  # what create() writes, without building its INSERT (core.sql)
+        if idempotency_key is not None:
+            keys = MessageIdempotencyKey.objects.filter(user_id=author.pk, key=idempotency_key)
+            keys.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
+            MessageIdempotencyKey.objects.create(
+                user_id=author.pk, key=idempotency_key, message=message
+            )
         conversation.mark_activity(created_at)
         publish.publish_message(message)
     return message
