@@ -13,6 +13,8 @@ the rest of the app sees are the ones `TRUSTED_PROXIES` allows (API.md, Operatin
   header's own entries) and undone as far as it can be: the real peer was a local
   proxy that uvicorn trusts, so unless `TRUSTED_PROXIES` lets it speak, all such
   requests count as that one unknown peer and a rotating header buys nothing.
+  The same goes for the scheme: a request from an untrusted peer that says
+  `X-Forwarded-Proto: https` is taken as plain HTTP (so `HTTPS_ONLY` redirects it).
 - `/healthz` is answered here, before Django: it must work while the database is down.
 
 The log line is JSON (method, path, status, duration, user id, request id). It never
@@ -98,6 +100,10 @@ def resolve_client(scope: Scope, trusted: TrustedProxies) -> tuple[str, str | No
         peer = UNKNOWN_LOCAL_PROXY
     peer_trusted = peer in trusted or (peer == UNKNOWN_LOCAL_PROXY and bool(trusted))
     if not peer_trusted:
+        proto = _header(scope, b"x-forwarded-proto")
+        if proto is not None and scope.get("scheme") == "https":
+            # uvicorn may have taken an untrusted peer's word for it: not believed.
+            return peer, "http"
         return peer, None
     address = peer
     for hop in reversed(hops):
