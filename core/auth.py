@@ -90,6 +90,8 @@ def set_auth_cookies(response: HttpResponse, pair: TokenPair) -> None:
     The access cookie lets `EventSource` (which cannot set headers) open streams; the
     refresh cookie is scoped to the refresh and logout paths so it travels nowhere else.
     """
+    # An answer that carries tokens is never kept by any cache (API.md, Accounts).
+    response["Cache-Control"] = "no-store"
     common = {"httponly": True, "secure": settings.AUTH_COOKIE_SECURE}
     response.set_cookie(
         settings.ACCESS_COOKIE_NAME,

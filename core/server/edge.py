@@ -26,6 +26,7 @@ The user id is the one the request's Django code authenticated (`scope`'s
 
 from __future__ import annotations
 
+import contextlib
 import io
 import ipaddress
 import json
@@ -34,6 +35,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookies import SimpleCookie
 from typing import Any
 
 from django.conf import settings
@@ -205,12 +207,34 @@ class Edge:
                     "path": loggable_path(scope.get("path", "")),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    "user_id": scope.get(USER_ID_KEY),
+                    "user_id": scope.get(USER_ID_KEY) or _token_user_id(scope),
                     "request_id": request_id,
                     "client": scope["client"][0],
                 }
             )
         )
+
+
+def _token_user_id(scope: Scope) -> str | None:
+    """The user a valid access token names, for requests Django did not authenticate
+    (the streams are served before Django): the signature is checked, no query runs."""
+    from core.errors import NotAuthenticated
+    from core.tokens import decode
+
+    header = _header(scope, b"authorization") or ""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        cookies = SimpleCookie()
+        with contextlib.suppress(Exception):
+            cookies.load(_header(scope, b"cookie") or "")
+        morsel = cookies.get(settings.ACCESS_COOKIE_NAME)
+        token = morsel.value if morsel is not None else ""
+    if not token.strip():
+        return None
+    try:
+        return str(decode(token.strip(), "access")["sub"])
+    except NotAuthenticated:
+        return None
 
 
 async def _healthz(send: Send) -> None:

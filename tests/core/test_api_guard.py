@@ -236,6 +236,19 @@ def test_nul_in_a_filter_answers_422(anon, query):
     _json_detail(r)
 
 
+@pytest.mark.parametrize("path", ["/", "/?country=Port%00ugal", "/?category=%00"])
+def test_nul_in_a_page_filter_answers_400(anon, path):
+    r = anon.get(path)
+    assert r.status_code == (200 if "%00" not in path else 400)
+
+
+def test_the_page_login_redirect_carrying_tokens_says_no_store(user):
+    r = Client().post("/login", {"email": user.email, "password": PASSWORD, "next": "/"})
+    assert r.status_code == 302
+    assert r.cookies["stayhub_access"].value
+    assert "no-store" in r["Cache-Control"]
+
+
 def test_nul_in_a_message_answers_422_and_stores_nothing(api, user, other_user):
     conversation, _ = start_conversation(user=user, other_user_id=other_user.pk)
     r = api.post(f"/api/chat/{conversation.pk}/messages", {"body": "hi\x00"})

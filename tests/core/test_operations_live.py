@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -254,3 +255,36 @@ def test_cors_allows_the_configured_origins_only_streams_included(live_server_fa
             timeout=TIMEOUT,
         ) as stream:
             assert "Access-Control-Allow-Origin" not in stream.headers
+
+
+def test_no_log_line_while_streams_open_one_per_stream_when_it_ends(live_server):
+    from messaging.services import start_conversation
+
+    user, other = make_user(), make_user()
+    conversation, _ = start_conversation(user=user, other_user_id=other.pk)
+    from core.tokens import issue_pair
+
+    headers = {"Authorization": f"Bearer {issue_pair(user).access}"}
+    assert _get(f"{live_server.url}/healthz").status_code == 200
+    before = len(_log_lines(live_server))
+    paths = [f"/api/chat/{conversation.pk}/events", "/api/chat/events"] * 2
+    with httpx.Client(base_url=live_server.url, timeout=TIMEOUT) as client:
+        streams = [client.stream("GET", path, headers=headers) for path in paths]
+        opened = [stream.__enter__() for stream in streams]
+        readers = [response.iter_bytes() for response in opened]  # kept: dropped, they close
+        for response, reader in zip(opened, readers, strict=True):
+            assert response.status_code == 200
+            next(reader)  # the stream has started
+        time.sleep(0.5)
+        while_open = _log_lines(live_server)[before:]
+        for stream in streams:
+            stream.__exit__(None, None, None)
+    assert while_open == []  # nothing logged at INFO (or any level) per stream opened
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ended = [line for line in _access_lines(live_server) if line["path"].endswith("/events")]
+        if len(ended) == len(paths):
+            break
+        time.sleep(0.2)
+    assert len(ended) == len(paths)
+    assert {line["user_id"] for line in ended} == {str(user.pk)}
