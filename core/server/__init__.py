@@ -5,7 +5,12 @@
 - `lifespan`: the whole server's startup and shutdown;
 - `handler`: Django's ASGI handler, one thread hop per request on a reused thread;
 - `gc_tuning`: Python's cyclic GC run between requests;
+- `edge`: the outermost layer: client address (`TRUSTED_PROXIES`), `X-Request-ID`, the
+  access log line, `/healthz`;
 - `middleware`: request plumbing every path owes its callers;
+- `api_guard`: what every `/api/` request must get right (415, NUL, JSON errors, 503);
+- `health`: `/readyz`;
+- `run`: what `make serve` runs (uvicorn and the worker, a quiet Ctrl-C);
 - `db_backends.sqlite3`: the SQLite backend whose writers queue on a lock.
 
 Nothing here imports an app: routes are looked up from settings.
