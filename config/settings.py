@@ -228,7 +228,7 @@ else:
     raise ImproperlyConfigured("TASKS_BACKEND is `database` (the default) or `redis`.")
 
 # Events are stored so that streams can resume (Last-Event-ID) after a restart.
-EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+EVENTSTREAM_STORAGE_CLASS = "messaging.realtime.storage.EventStorage"
 # Who may read which stream channel (participants only): see messaging.realtime.channels.
 EVENTSTREAM_CHANNELMANAGER_CLASS = "messaging.realtime.channels.ChannelManager"
 # Seconds of silence before a stream sends a keep-alive (API.md: at most 20).

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from ninja import Header, Schema
-from pydantic import Field, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import Field, PlainSerializer, WithJsonSchema
 
 from core.schemas import UserOut
 from messaging.models import BODY_MAX_LENGTH, ConversationMessage
@@ -33,10 +33,8 @@ Timestamp = Annotated[
 
 
 class MessageIn(Schema):
-    body: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=BODY_MAX_LENGTH),
-    ] = Field(..., description=f"Trimmed, then 1 to {BODY_MAX_LENGTH} characters.")
+    # Checked by the service (`message_send`), the one check whoever sends a body.
+    body: str = Field(..., description=f"Trimmed, then 1 to {BODY_MAX_LENGTH} characters.")
 
 
 # A client's retry of a send whose answer it lost (API.md, messages): 1 to 64 visible
@@ -67,7 +65,7 @@ class MessageOut(Schema):
 def message_payload(message: ConversationMessage) -> dict[str, Any]:
     """A Message as a JSON-ready dict, equal to the body of the POST answer.
 
-    Runs no query when `created_by` and `sent_to` are loaded (as `send_message`
+    Runs no query when `created_by` and `sent_to` are loaded (as `message_send`
     and `ConversationMessage.objects.with_people()` leave them).
     """
     return MessageOut.from_orm(message).model_dump(mode="json")

@@ -1,4 +1,4 @@
-"""Writes of the messaging app: start a conversation, send a message, mark read."""
+"""Writes of the messaging app: start a conversation, send a message, mark it read."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from django.db.models import F, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core import sql
 from core.auth import TokenUser
 from core.errors import BadRequest, Invalid, NotAuthenticated, NotFound
 from core.models import User
@@ -24,14 +23,14 @@ from messaging.models import (
     Participant,
 )
 from messaging.realtime import publish
-from messaging.selectors import NOT_PARTICIPANT
+from messaging.selectors import CONVERSATION_NOT_FOUND
 
 _TICK = timedelta(microseconds=1)
 # How long an Idempotency-Key is honoured (API.md: 24 hours).
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
-def start_conversation(*, user: User, other_user_id: UUID) -> tuple[Conversation, bool]:
+def conversation_start(*, user: User, other_user_id: UUID) -> tuple[Conversation, bool]:
     """The one conversation between `user` and another user, and whether it is new.
 
     Race-safe without locks: the unique pair key lets exactly one concurrent insert
@@ -64,10 +63,11 @@ def start_conversation(*, user: User, other_user_id: UUID) -> tuple[Conversation
     return conversation, True
 
 
-def clean_body(body: Any) -> str:
+def _clean_body(body: Any) -> str:
     """The stored form of a message body: trimmed, 1 to BODY_MAX_LENGTH characters.
 
-    NUL is refused because PostgreSQL cannot store it in text (it would be a 500).
+    The one check of a body, whoever sends it (the API's `MessageIn` only asks for a
+    string). NUL is refused because PostgreSQL cannot store it in text.
     """
     if not isinstance(body, str):
         raise Invalid("body must be a string.")
@@ -81,33 +81,20 @@ def clean_body(body: Any) -> str:
     return text
 
 
-def send_message(
+def message_send(
     *,
     conversation_id: UUID,
     sender: User | TokenUser,
     body: str,
     idempotency_key: str | None = None,
 ) -> ConversationMessage:
-    """Store a message from a participant, then announce it once it is committed.
+    """Store a message from a member, its events with it, and wake the streams after commit.
 
-    Streams must deliver messages in their stored order `(created_at, id)`, and they
-    learn of messages in commit order. The two agree only if `created_at` is chosen
-    while holding the conversation's write lock: the conversation row is locked
-    first (`select_for_update` on PostgreSQL; on SQLite `BEGIN IMMEDIATE` already
-    serialises writers), then `created_at` is set past the conversation's
-    `modified_at`, which is the previous message's `created_at`. Timestamps thus
-    increase strictly per conversation, in commit order, even if the clock steps
-    back or two writers read the same instant.
-
-    The message, the `modified_at` bump and the message's events are one
-    transaction, so a failure leaves nothing behind. `publish.publish_message` is
-    called inside it, under the same lock: it stores the events there, so event ids
-    follow commit order too, and it wakes the streams only after commit
-    (`on_commit`), so nobody is told of a message that was not stored.
-
-    The sender's row comes with the conversation (both participants are joined for
-    the message's answer anyway), so the endpoint's auth checks only the token
-    (`JWTAuth(load_user=False)`) and a sender who is gone or inactive is refused here.
+    The conversation's row is locked first and `created_at` set past its `modified_at`
+    (the previous message's time) while holding it: the ordering guarantee's first step
+    (`messaging.realtime.publish`). The sender's row comes with the conversation, so the
+    endpoint's auth checks only the token (`JWTAuth(load_user=False)`) and a sender who
+    is gone or inactive is refused here.
 
     With an `idempotency_key`, a repeat of a key this sender used within
     `IDEMPOTENCY_WINDOW` returns the message first stored under it and stores and
@@ -117,7 +104,7 @@ def send_message(
         earlier = _message_for_key(sender, idempotency_key)
         if earlier is not None:
             return earlier
-    text = clean_body(body)
+    text = _clean_body(body)
     try:
         return _store_message(conversation_id, sender, text, idempotency_key)
     except IntegrityError:
@@ -150,14 +137,13 @@ def _store_message(
         if author is None or not author.is_active:
             _refuse(sender)
         created_at = max(timezone.now(), conversation.modified_at + _TICK)
-        message = ConversationMessage(
+        message = ConversationMessage.objects.create(
             conversation=conversation,
             body=text,
             created_by=author,
             sent_to=conversation.other_user(author),
             created_at=created_at,
         )
-        sql.insert(message)  # what create() writes, without building its INSERT (core.sql)
         if idempotency_key is not None:
             keys = MessageIdempotencyKey.objects.filter(user_id=author.pk, key=idempotency_key)
             keys.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
@@ -174,23 +160,24 @@ def _refuse(sender: User | TokenUser) -> NoReturn:
     otherwise the conversation does not exist for them (404, as for a stranger)."""
     if not User.objects.filter(pk=sender.pk, is_active=True).exists():
         raise NotAuthenticated("Invalid token.")
-    raise NotFound(NOT_PARTICIPANT)
+    raise NotFound(CONVERSATION_NOT_FOUND)
 
 
-def mark_read(*, conversation_id: UUID, user: User) -> None:
+def conversation_mark_read(*, conversation_id: UUID, user: User) -> None:
     """Mark everything up to the conversation's latest message as read by `user`.
 
     The mark is that message's `created_at`, not "now": a message committed a moment
-    later always has a later `created_at` (see `send_message`), so it still counts as
-    unread. One UPDATE both checks participation and writes.
+    later always has a later `created_at` (see `message_send`), so it still counts as
+    unread. One UPDATE both checks membership and writes.
     """
     latest = (
         ConversationMessage.objects.filter(conversation_id=conversation_id)
         .order_by("-created_at", "-id")
         .values("created_at")[:1]
     )
-    updated = Participant.objects.filter(conversation_id=conversation_id, user=user).update(
+    membership = Conversation.objects.of_user(user).filter(pk=conversation_id)
+    updated = Participant.objects.filter(conversation__in=membership, user=user).update(
         last_read_at=Coalesce(Subquery(latest), F("last_read_at"))
     )
     if not updated:
-        raise NotFound(NOT_PARTICIPANT)
+        raise NotFound(CONVERSATION_NOT_FOUND)

@@ -8,7 +8,9 @@ from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from core.errors import error_response
 
 API_PREFIX = "/api/"
 
@@ -39,15 +41,13 @@ class TrailingSlashMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse({"detail": "Invalid Content-Length."}, status=400)
+            return error_response(400, "Invalid Content-Length.")
         limit = settings.MAX_REQUEST_BODY
         if request.path_info.endswith("/image") or request.path_info.startswith("/admin/"):
             # the multipart envelope around a 5 MiB image needs a little room
             limit = settings.MAX_IMAGE_UPLOAD + 64 * 1024
         if length > limit:
-            return JsonResponse(
-                {"detail": f"Request body too large (at most {limit} bytes)."}, status=413
-            )
+            return error_response(413, f"Request body too large (at most {limit} bytes).")
         return None
 
 

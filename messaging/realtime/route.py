@@ -55,8 +55,8 @@ library's own view, which answers at once with GRIP instructions.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
-import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -65,23 +65,27 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
+from django.core.signals import setting_changed
+from django.urls import get_script_prefix, reverse
 from django_eventstream.eventrequest import EventRequest
 from django_eventstream.utils import add_default_headers, make_id
 from django_eventstream.views import Listener, get_listener_manager
 
-from core.errors import ServiceError
+from core.api import api
+from core.auth import request_token
+from core.errors import ServiceError, error_response
 from core.server import gc_tuning
 from core.tokens import decode
 from messaging.realtime.channels import stream_channels
+from messaging.realtime.grip import CONVERSATION_STREAM, INBOX_STREAM
 from messaging.realtime.live import pump, write_body
 from messaging.realtime.replay import open_stream
-from messaging.realtime.request import conversation_from_path, last_event_ids, stream_credential
+from messaging.realtime.request import conversation_from_path, last_event_ids
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-STREAM_PATH = re.compile(r"^/api/chat/(?:(?P<conversation>[^/]+)/)?events/?$")
 # The start of the first chunk: a padding comment that pushes old proxies and browsers
 # to flush (clients such as the bench count a stream ready on its first bytes).
 PADDING = ":" + " " * 2048 + "\n\n"
@@ -105,21 +109,19 @@ def _headers(pairs: dict[str, str]) -> list[tuple[bytes, bytes]]:
 
 
 async def send_error(send: Send, status: int, detail: str) -> None:
-    """The API's error shape (`core.api`), with `WWW-Authenticate` on a 401."""
-    headers = {"Content-Type": "application/json"}
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="stayhub"'
-    body = json.dumps({"detail": detail}).encode()
-    headers["Content-Length"] = str(len(body))
-    await send({"type": "http.response.start", "status": status, "headers": _headers(headers)})
-    await send({"type": "http.response.body", "body": body})
+    """The API's error answer (`core.errors.error_response`), sent over ASGI."""
+    response = error_response(status, detail)
+    response["Content-Length"] = str(len(response.content))
+    headers = _headers(dict(response.items()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.content})
 
 
 async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str | None) -> None:
     request = ASGIRequest(scope, io.BytesIO())
     try:
         request.get_host()  # ALLOWED_HOSTS, as Django would check it
-        user_id = decode(stream_credential(request), "access")["sub"]
+        user_id = decode(request_token(request), "access")["sub"]
         channels = stream_channels(user_id, conversation_from_path(segment))
         event_request = EventRequest()
         event_request.channels = set(channels)
@@ -160,6 +162,27 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
         manager.remove_listener(listener)
 
 
+def build_stream_path() -> re.Pattern[str]:
+    """The stream paths as the URLconf routes them (by name), with or without the slash."""
+    prefix = get_script_prefix()
+
+    def path_of(name: str, **kwargs: str) -> str:
+        return "/" + reverse(f"{api.urls_namespace}:{name}", kwargs=kwargs).removeprefix(prefix)
+
+    marker = "00000000-0000-0000-0000-000000000000"
+    inbox = path_of(INBOX_STREAM)
+    before, after = path_of(CONVERSATION_STREAM, conversation_id=marker).split(marker)
+    conversation = f"{re.escape(before)}(?P<conversation>[^/]+){re.escape(after)}"
+    return re.compile(rf"^(?:{re.escape(inbox)}|{conversation})/?$")
+
+
+stream_path = functools.cache(build_stream_path)
+setting_changed.connect(
+    lambda setting, **_: stream_path.cache_clear() if setting == "ROOT_URLCONF" else None,
+    weak=False,
+)
+
+
 class StreamRoute:
     """The stream paths, mounted by the server in front of Django's handler."""
 
@@ -167,12 +190,12 @@ class StreamRoute:
         """A stream request this route answers (Pushpin's go on to Django, under GRIP)."""
         return (
             scope["method"] == "GET"
-            and STREAM_PATH.match(scope["path"]) is not None
+            and stream_path().match(scope["path"]) is not None
             and not self._via_grip(scope)
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = STREAM_PATH.match(scope["path"])
+        match = stream_path().match(scope["path"])
         assert match is not None  # the server asked `handles` first
         await serve_stream(scope, receive, send, match["conversation"])
 

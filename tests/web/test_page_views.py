@@ -78,7 +78,7 @@ def test_unknown_property_host_and_malformed_ids_are_404():
 
 def test_conversation_page_matrix():
     host, guest, stranger = make_user(), make_user(), make_user()
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
     url = f"/inbox/{conversation.pk}"
     assert browser_for().get(url).status_code == 302
     assert browser_for(stranger).get(url).status_code == 404
