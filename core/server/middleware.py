@@ -55,12 +55,10 @@ class PagesOnly:
     """Mixin for middleware that serves the cookie-session site and nothing of the API.
 
     The pages and the admin need sessions, `request.user` and flash messages; the API
-    (Bearer tokens, no session) needs none of them, yet each of these ran on every API
-    request. On `/api/` paths they now pass the request straight on (measured in
-    bench/README.md). The subclasses keep their place in MIDDLEWARE, and the admin's
-    checks for them look for subclasses. CSRF's middleware is left as Django ships it:
-    `check --deploy` looks for it by name, and on API views (all CSRF-exempt) it costs
-    little.
+    (Bearer tokens, no session) needs none of them, so on `/api/` paths these pass the
+    request straight on. The subclasses keep their place in MIDDLEWARE, where the
+    admin's checks look for them. CSRF's middleware is left as Django ships it:
+    `check --deploy` looks for it by name.
     """
 
     get_response: Callable[[HttpRequest], HttpResponse]

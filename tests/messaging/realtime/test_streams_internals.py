@@ -156,7 +156,7 @@ def test_streams_are_woken_before_the_stored_events_are_trimmed(chat: Any) -> No
     with transaction.atomic():
         services.message_send(conversation_id=conversation.pk, sender=ann, body="hi")
         after_commit = [getattr(f, "func", f).__name__ for _, f, _ in connection.run_on_commit]
-    assert after_commit.index("_deliver") < after_commit.index("trim_now_and_then")
+    assert after_commit.index("_deliver") < after_commit.index("trim_expired")
 
 
 # ---------------------------------------------------------------- disconnects (in-process server)
