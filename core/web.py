@@ -71,7 +71,14 @@ class PageVisitorMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.skip = ("/api/", "/admin/", settings.MEDIA_URL, settings.STATIC_URL)
+        self.skip = (
+            "/api/",
+            "/admin/",
+            "/healthz",
+            "/readyz",
+            settings.MEDIA_URL,
+            settings.STATIC_URL,
+        )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith(self.skip):

@@ -46,7 +46,7 @@ def test_the_pages_send_a_policy_without_inline_script(live_server: Any) -> None
 def test_every_page_runs_without_a_policy_violation(live_server: Any, new_context: Any) -> None:
     host, guest = make_user(name="Hana Host"), make_user(name="Gus Guest")
     prop = make_property(host)
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
     context = new_context(guest)
     context.add_init_script(RECORD_VIOLATIONS)
     page = context.new_page()
