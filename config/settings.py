@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import dj_database_url
+import dj_email_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -230,6 +232,44 @@ elif TASKS_BACKEND == "database":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 else:
     raise ImproperlyConfigured("TASKS_BACKEND is `database` (the default) or `redis`.")
+
+
+# Email (API.md, "Notifications" and "Operating"). EMAIL_URL is parsed by dj-email-url;
+# `smtp+tls://` (STARTTLS, port 587 unless given) and `smtp+ssl://` (TLS from the start,
+# port 465 unless given) are spelled here as its `?tls=1` and `?ssl=1`.
+def email_settings(url: str) -> dict[str, Any]:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ImproperlyConfigured("EMAIL_URL looks like smtp://user:pass@host:port or console://")
+    extra = {"smtp+tls": ("tls", 587), "smtp+ssl": ("ssl", 465)}.get(scheme.lower())
+    if extra is not None:
+        query = f"{extra[0]}=1"
+        url = f"smtp://{rest}{'&' if '?' in rest else '?'}{query}"
+    conf = dj_email_url.parse(url)
+    if "EMAIL_BACKEND" not in conf:
+        raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {scheme!r}.")
+    if extra is not None and not urlsplit(url).port:
+        conf["EMAIL_PORT"] = extra[1]
+    # A mail server that hangs must not hold a worker forever (the job retries later).
+    conf["EMAIL_TIMEOUT"] = conf.get("EMAIL_TIMEOUT") or 15
+    return conf
+
+
+_email = email_settings(os.environ.get("EMAIL_URL", "") or "console://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
+EMAIL_TIMEOUT = _email["EMAIL_TIMEOUT"]
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "") or "stayhub <no-reply@localhost>"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds a message stays unread before its email; the first retry of a failed send
+# waits NOTIFY_RETRY_BASE seconds, each next one twice as long (messaging.notifications).
+NOTIFY_DELAY = env_int("NOTIFY_DELAY", 600)
+NOTIFY_RETRY_BASE = env_int("NOTIFY_RETRY_BASE", 30)
 
 # Events are stored so that streams can resume (Last-Event-ID) after a restart.
 EVENTSTREAM_STORAGE_CLASS = "messaging.realtime.storage.EventStorage"

@@ -21,12 +21,13 @@ from ninja.openapi.schema import OpenAPISchema
 
 from core import services
 from core.auth import JWTAuth, clear_auth_cookies, set_auth_cookies
-from core.errors import ServiceError, error_response
+from core.errors import ServiceError, UnsupportedMediaType, error_response
 from core.models import User
 from core.schemas import (
     AuthOut,
     LoginIn,
     MeOut,
+    MeUpdateIn,
     RefreshIn,
     SignupIn,
     TokensOut,
@@ -264,6 +265,23 @@ def logout(request: HttpRequest, response: HttpResponse) -> Status:
 )
 def me(request: HttpRequest) -> User:
     return request.auth
+
+
+@auth_router.patch(
+    "/me",
+    response={200: MeOut, **error_responses(401, 413, 415, 422)},
+    auth=JWTAuth(),
+    summary="Change one's name or email notifications",
+)
+def me_update(request: HttpRequest, payload: MeUpdateIn) -> User:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType()
+    sent = payload.model_fields_set
+    return services.user_update(
+        user=request.auth,
+        name=payload.name if "name" in sent else None,
+        notify_email=payload.notify_email if "notify_email" in sent else None,
+    )
 
 
 users_router = Router(tags=["accounts"])

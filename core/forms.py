@@ -48,3 +48,23 @@ class SignupForm(AccessibleForm):
         help_text="At least 8 characters, not too common, not only digits.",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+
+
+class SettingsForm(AccessibleForm):
+    name = forms.CharField(
+        max_length=150,
+        help_text="Shown to hosts and guests you talk to.",
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    avatar = forms.FileField(
+        required=False,
+        label="Picture",
+        help_text="A JPEG, PNG, GIF or WebP image, at most 5 MB. It is cut to a square.",
+        widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png,image/gif,image/webp"}),
+    )
+    notify_email = forms.BooleanField(
+        required=False,
+        label="Email me about unread messages",
+        help_text="One email per conversation when a message waits unread for a while, "
+        "and booking requests at once.",
+    )

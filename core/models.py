@@ -37,6 +37,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(max_length=254, unique=True)
     name = models.CharField(max_length=150, blank=True)
     avatar = models.ImageField(upload_to="avatars/", blank=True)
+    # Emails about unread messages (API.md, Notifications); off from any email's link.
+    notify_email = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from django.conf import settings
 from django.db.models import Model
 from django.db.models.fields.files import FieldFile
 from ninja import Schema
-from pydantic import EmailStr, Field
+from pydantic import EmailStr, Field, StrictBool, StringConstraints
 
 
 def media_url(obj: Any, field: str) -> str | None:
@@ -53,6 +53,20 @@ class UserOut(Schema):
 
 class MeOut(UserOut):
     email: str
+    notify_email: bool = Field(..., description="Emails about unread messages (default true).")
+
+
+class MeUpdateIn(Schema):
+    """`PATCH /api/auth/me`: only the fields sent change; `null` is refused (422)."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)] = (
+        Field(None, description="Shown to other people; trimmed, 1 to 150 characters.")
+    )
+    notify_email: StrictBool = Field(
+        None, description="Whether unread messages are emailed after a while."
+    )
+
+    model_config = {"extra": "forbid"}
 
 
 class SignupIn(Schema):

@@ -1,4 +1,4 @@
-"""Login, sign-up and logout pages.
+"""Login, sign-up, logout and settings pages.
 
 They are plain HTML forms (with Django's CSRF token) that call the same account
 services as the API and set the same cookies, so signing in works without any script.
@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -20,7 +22,8 @@ from django.views.decorators.http import require_http_methods
 from core import services
 from core.auth import clear_auth_cookies, set_auth_cookies
 from core.errors import ServiceError
-from core.forms import LoginForm, SignupForm
+from core.forms import LoginForm, SettingsForm, SignupForm
+from core.models import User
 from core.throttling import PerAddressThrottle
 from core.tokens import TokenPair
 from core.web import safe_next
@@ -51,12 +54,14 @@ def _account_form_page(
     request: HttpRequest,
     form_class: type[forms.Form],
     template: str,
-    act: Callable[[dict[str, Any]], tuple[Any, TokenPair]],
+    act: Callable[[dict[str, Any]], tuple[User, TokenPair]],
+    welcome: Callable[[User], str],
 ) -> HttpResponse:
     """Shared flow of the login and sign-up forms: throttle, validate, act, sign in.
 
     `act` is the account service; the `ServiceError` it raises (wrong password, taken
-    email, weak password) is shown on the form with its status code.
+    email, weak password) is shown on the form with its status code; success says so
+    on the next page (`welcome`, a Django message).
     """
     target = safe_next(request, request.GET.get("next") or request.POST.get("next"))
     if request.method == "GET" and request.page_user is not None:
@@ -71,10 +76,11 @@ def _account_form_page(
     if not form.is_valid():
         return render(request, template, context, status=400)
     try:
-        _, pair = act(form.cleaned_data)
+        user, pair = act(form.cleaned_data)
     except ServiceError as exc:
         context["error"] = exc.detail
         return render(request, template, context, status=exc.status_code)
+    messages.success(request, welcome(user))
     return _signed_in_redirect(target, pair)
 
 
@@ -102,13 +108,18 @@ def login_page(request: HttpRequest) -> HttpResponse:
         LoginForm,
         "core/login.html",
         lambda data: services.login(email=data["email"], password=data["password"]),
+        lambda user: f"Welcome back, {user.name or user.email}. You are logged in.",
     )
 
 
 @require_http_methods(["GET", "POST"])
 def signup_page(request: HttpRequest) -> HttpResponse:
     return _account_form_page(
-        request, SignupForm, "core/signup.html", lambda data: services.signup(**data)
+        request,
+        SignupForm,
+        "core/signup.html",
+        lambda data: services.signup(**data),
+        lambda user: f"Welcome to stayhub, {user.name}. Your account is ready.",
     )
 
 
@@ -123,5 +134,35 @@ def logout_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         response = HttpResponseRedirect("/")
         clear_auth_cookies(response)
+        messages.info(request, "You are logged out. See you soon.")
         return response
     return render(request, "core/logout.html", {})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Name, picture and email notifications; saved by the same service as the API."""
+    user: User = request.page_user
+    initial = {"name": user.name, "notify_email": user.notify_email}
+    form = SettingsForm(request.POST or None, request.FILES or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.user_update(
+                    user=user,
+                    name=form.cleaned_data["name"],
+                    notify_email=form.cleaned_data["notify_email"],
+                    avatar=form.cleaned_data["avatar"] or None,
+                )
+            except ServiceError as exc:
+                # the form checked the name: what the service refuses is the picture
+                form.add_error("avatar" if form.cleaned_data["avatar"] else None, exc.detail)
+                status = exc.status_code
+            else:
+                messages.success(request, "Your settings are saved.")
+                return HttpResponseRedirect(request.path)
+        else:
+            status = 400
+    return render(request, "core/settings.html", {"form": form, "person": user}, status=status)

@@ -22,6 +22,7 @@ from messaging.models import (
     MessageIdempotencyKey,
     Participant,
 )
+from messaging.notifications import services as notifications
 from messaging.realtime import publish
 from messaging.selectors import CONVERSATION_NOT_FOUND
 
@@ -152,6 +153,8 @@ def _store_message(
             )
         conversation.mark_activity(created_at)
         publish.publish_message(message)
+        # The email if it stays unread (queued in this transaction; sent by the worker).
+        notifications.message_sent(message)
     return message
 
 

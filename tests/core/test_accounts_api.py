@@ -30,7 +30,7 @@ def test_signup_answers_me_and_a_working_token_pair(anon):
     assert r.status_code == 201, r.content
     body = r.json()
     assert set(body) == {"user", "access", "refresh"}
-    assert set(body["user"]) == {"id", "name", "avatar_url", "email"}
+    assert set(body["user"]) == {"id", "name", "avatar_url", "email", "notify_email"}
     # the domain part is normalised, the local part kept as typed
     assert body["user"]["email"] == "Ann@example.com"
     assert body["user"]["avatar_url"] is None
@@ -199,6 +199,7 @@ def test_me_answers_the_caller_with_email(api, user):
         "name": user.name,
         "avatar_url": None,
         "email": user.email,
+        "notify_email": True,
     }
 
 

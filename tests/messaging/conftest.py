@@ -6,6 +6,7 @@ from core.models import User
 from messaging import services
 from messaging.models import Conversation
 from tests.conftest import make_user
+from tests.support.smtp import mail_server, mail_server_down  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

@@ -1,14 +1,17 @@
-// The navigation bar: the live unread count on "Inbox", logging out, and reviving a
-// session whose access cookie expired while the refresh cookie still holds.
+// The navigation bar: the live unread count on "Inbox" and in the tab's title, a
+// browser notification for a new message in a hidden tab (alerts.js), logging out, and
+// reviving a session whose access cookie expired while the refresh cookie still holds.
 
 import { api, forgetSignedIn, me, renew, wasSignedIn } from "./session.js";
 import { onInboxMessage, onInboxResync, onRead } from "./live.js";
+import { notifyNewMessage, showUnreadInTitle } from "./alerts.js";
 
 function setBadge(count) {
   for (const badge of document.querySelectorAll("[data-unread-badge]")) {
     badge.querySelector("[data-unread-count]").textContent = count > 99 ? "99+" : String(count);
     badge.hidden = count === 0;
   }
+  showUnreadInTitle(count);
 }
 
 let recountTimer = null;
@@ -36,10 +39,11 @@ function wireLogout() {
       try {
         // Spends the refresh token too; its cookie only travels to /api/auth/.
         await fetch("/api/auth/logout", { method: "POST", credentials: "same-origin" });
-        location.assign("/");
       } catch {
-        form.submit();
+        // offline: the form below still forgets the cookies
       }
+      // The page's own logout clears both cookies and says so on the next page.
+      form.submit();
     });
   }
 }
@@ -62,7 +66,10 @@ async function revive() {
 wireLogout();
 if (me) {
   recount();
-  onInboxMessage(recountSoon);
+  onInboxMessage((message) => {
+    recountSoon();
+    notifyNewMessage(message);
+  });
   onInboxResync(recountSoon);
   onRead(recountSoon);
   window.addEventListener("stayhub:recount", recountSoon);

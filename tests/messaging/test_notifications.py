@@ -1,0 +1,217 @@
+"""Emails about unread messages, decided and sent in this process to a real SMTP server.
+
+The job (`unread_email_send`) is called directly here, so each rule can be checked in
+isolation; tests/messaging/test_notifications_worker.py runs the same job in a real
+worker process on its schedule.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from core.models import User
+from messaging import services
+from messaging.models import Conversation, ConversationMessage
+from messaging.notifications.models import UnreadEmail
+from messaging.notifications.services import booking_request, unread_email_send
+from messaging.notifications.tokens import unsubscribe_user_id
+from tests.support.smtp import MailServer, parts
+
+
+@pytest.fixture
+def smtp(settings: Any, mail_server: MailServer) -> MailServer:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = mail_server.port
+    settings.EMAIL_TIMEOUT = 5
+    settings.NOTIFY_DELAY = 0
+    settings.PUBLIC_URL = "https://stays.example.org"
+    return mail_server
+
+
+def send(conversation: Conversation, sender: User, body: str) -> ConversationMessage:
+    return services.send_message(conversation_id=conversation.pk, sender=sender, body=body)
+
+
+def run_job(chat: Conversation, recipient: User, attempt: int = 0) -> str:
+    return unread_email_send(
+        conversation_id=str(chat.pk), recipient_id=str(recipient.pk), attempt=attempt
+    )
+
+
+def test_the_email_names_the_writer_quotes_the_latest_five_and_links_the_conversation(
+    smtp: MailServer, chat: Conversation, alice: User, bob: User
+) -> None:
+    for n in range(1, 8):
+        send(chat, alice, f"Message number {n} <b>&amp;</b>")
+    assert run_job(chat, bob) == "sent"
+    [email] = smtp.wait_for(1)
+    assert email["To"] == bob.email
+    assert email["From"] == "stayhub <no-reply@localhost>"
+    assert email["Subject"] == "7 new messages from Alice"
+    text, html = parts(email)["text/plain"], parts(email)["text/html"]
+    link = f"https://stays.example.org/inbox/{chat.pk}"
+    for body in (text, html):
+        assert link in body
+        assert "2 earlier messages not shown" in body
+        assert "Message number 1 " not in body and "Message number 2 " not in body
+        for n in range(3, 8):
+            assert f"Message number {n}" in body
+    assert "Message number 7 <b>&amp;</b>" in text  # plain text is not escaped
+    assert "Message number 7 &lt;b&gt;&amp;amp;&lt;/b&gt;" in html  # HTML is
+    # no tracking: no image at all, no link but the conversation, settings and unsubscribe
+    assert "<img" not in html.lower()
+    hrefs = set(re.findall(r'href="([^"]+)"', html))
+    unsubscribe = re.fullmatch(
+        r"<(https://stays\.example\.org/unsubscribe/[^>]+)>", email["List-Unsubscribe"].strip()
+    )
+    assert unsubscribe is not None, email["List-Unsubscribe"]
+    assert hrefs == {link, "https://stays.example.org/settings", unsubscribe.group(1)}
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    token = unsubscribe.group(1).rsplit("/", 1)[1]
+    assert unsubscribe_user_id(token) == str(bob.pk)
+    record = UnreadEmail.objects.get(conversation=chat, recipient=bob)
+    assert email["Message-ID"] == record.message_id
+    assert record.state == UnreadEmail.State.SENT
+
+
+def test_one_email_until_read_then_again(
+    smtp: MailServer, chat: Conversation, alice: User, bob: User
+) -> None:
+    send(chat, alice, "Is the flat free in May?")
+    assert run_job(chat, bob) == "sent"
+    send(chat, alice, "And is there parking?")
+    assert run_job(chat, bob) == "already emailed"
+    assert run_job(chat, bob) == "already emailed"
+    send(chat, bob, "Let me check.")  # answering is not reading what was emailed
+    assert run_job(chat, bob) == "already emailed"
+    services.mark_read(conversation_id=chat.pk, user=bob)
+    assert run_job(chat, bob) == "read"
+    send(chat, alice, "Thanks, and the wifi?")
+    assert run_job(chat, bob) == "sent"
+    first, second = smtp.wait_for(2)
+    assert len(smtp.emails()) == 2
+    assert first["Subject"] == "Alice sent you a message"
+    assert "Is the flat free in May?" in parts(first)["text/plain"]
+    assert "Thanks, and the wifi?" in parts(second)["text/plain"]
+    assert "parking" not in parts(second)["text/plain"]  # it was read
+    assert first["Message-ID"] != second["Message-ID"]
+    # alice gets nothing for bob's reply until the job for her runs; it was never queued
+    # here, but it would be emailed to her as to anyone
+    assert run_job(chat, alice) == "sent"
+    assert smtp.wait_for(3)[2]["To"] == alice.email
+
+
+def test_nothing_for_a_message_read_in_time_or_not_yet_due(
+    smtp: MailServer, settings: Any, chat: Conversation, alice: User, bob: User
+) -> None:
+    send(chat, alice, "hello")
+    services.mark_read(conversation_id=chat.pk, user=bob)
+    assert run_job(chat, bob) == "read"
+    settings.NOTIFY_DELAY = 600
+    send(chat, alice, "are you there?")
+    assert run_job(chat, bob) == "not due"
+    assert smtp.wait_for(1, timeout=0.5) == []
+
+
+def test_nothing_for_people_who_turned_emails_off_or_are_inactive(
+    smtp: MailServer, chat: Conversation, alice: User, bob: User
+) -> None:
+    send(chat, alice, "hello")
+    User.objects.filter(pk=bob.pk).update(notify_email=False)
+    assert run_job(chat, bob) == "opted out"
+    User.objects.filter(pk=bob.pk).update(notify_email=True, is_active=False)
+    assert run_job(chat, bob) == "inactive"
+    assert smtp.wait_for(1, timeout=0.5) == []
+
+
+def test_a_claim_left_by_a_worker_that_died_while_sending_is_never_sent_again(
+    smtp: MailServer, chat: Conversation, alice: User, bob: User
+) -> None:
+    message = send(chat, alice, "hello")
+    # what a worker leaves when it dies after the server took the email, before `sent`
+    UnreadEmail.objects.create(
+        conversation=chat,
+        recipient=bob,
+        through=message.created_at,
+        state=UnreadEmail.State.SENDING,
+        claimed_at=timezone.now(),
+    )
+    assert run_job(chat, bob) == "already emailed"
+    assert smtp.wait_for(1, timeout=0.5) == []
+
+
+def test_a_busy_mail_server_gets_the_email_later_once(
+    smtp: MailServer, settings: Any, chat: Conversation, alice: User, bob: User
+) -> None:
+    settings.NOTIFY_RETRY_BASE = 30
+    send(chat, alice, "hello")
+    DBTaskResult.objects.all().delete()  # the message's own job: run by hand here
+    smtp.busy = True  # 451 to everything
+    before = timezone.now()
+    assert run_job(chat, bob) == "retry"
+    assert UnreadEmail.objects.get(recipient=bob).state == UnreadEmail.State.FAILED
+    [retry] = DBTaskResult.objects.all()
+    assert retry.task_path == "messaging.tasks.unread_email"
+    assert retry.args_kwargs["args"] == [str(chat.pk), str(bob.pk), 1]
+    assert (
+        before + timedelta(seconds=30) <= retry.run_after <= timezone.now() + timedelta(seconds=30)
+    )
+    smtp.busy = False
+    assert run_job(chat, bob, attempt=1) == "sent"
+    assert run_job(chat, bob, attempt=1) == "already emailed"
+    assert len(smtp.wait_for(1)) == 1
+    assert UnreadEmail.objects.get(recipient=bob).state == UnreadEmail.State.SENT
+
+
+def test_an_unreachable_mail_server_is_retried_with_growing_waits_then_given_up(
+    settings: Any, chat: Conversation, alice: User, bob: User
+) -> None:
+    down = MailServer()  # nothing listens on its port
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", down.port, 2
+    settings.NOTIFY_DELAY, settings.NOTIFY_RETRY_BASE = 0, 10
+    send(chat, alice, "hello")
+    DBTaskResult.objects.all().delete()
+    waits = []
+    for attempt in range(5):
+        started = timezone.now()
+        assert run_job(chat, bob, attempt) == "retry"
+        queued = DBTaskResult.objects.get()
+        waits.append(round((queued.run_after - started).total_seconds()))
+        queued.delete()
+    assert waits == [10, 20, 40, 80, 160]
+    assert run_job(chat, bob, 5) == "failed"  # the sixth attempt is the last
+    assert not DBTaskResult.objects.exists()
+
+
+def test_sending_a_message_queues_its_check_for_after_the_delay(
+    settings: Any, chat: Conversation, alice: User, bob: User
+) -> None:
+    settings.NOTIFY_DELAY = 600
+    message = send(chat, alice, "hello")
+    [job] = DBTaskResult.objects.all()
+    assert job.task_path == "messaging.tasks.unread_email"
+    assert job.args_kwargs["args"] == [str(chat.pk), str(bob.pk)]
+    assert job.run_after == message.created_at + timedelta(seconds=600)
+    User.objects.filter(pk=alice.pk).update(notify_email=False)
+    send(chat, bob, "hi")  # alice wants no emails: nothing queued for her
+    assert DBTaskResult.objects.count() == 1
+
+
+def test_a_booking_request_is_recognised_in_either_shape() -> None:
+    stay = {"id": "1", "status": "requested", "property_title": "Loft", "guests": 2}
+    assert booking_request(SimpleNamespace(kind="reservation", reservation=stay)) == stay
+    as_object = SimpleNamespace(kind="reservation", reservation=SimpleNamespace(**stay))
+    assert booking_request(as_object)["property_title"] == "Loft"
+    confirmed = {**stay, "status": "confirmed"}
+    assert booking_request(SimpleNamespace(kind="reservation", reservation=confirmed)) is None
+    assert booking_request(SimpleNamespace(kind="text", reservation=None)) is None
+    assert booking_request(SimpleNamespace(body="no kind at all")) is None
