@@ -21,7 +21,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from core import services
 from core.auth import JWTAuth, clear_auth_cookies, set_auth_cookies
-from core.errors import ServiceError, UnsupportedMediaType, error_response
+from core.errors import ServiceError, error_response
 from core.models import User
 from core.schemas import (
     AuthOut,
@@ -271,11 +271,9 @@ def me(request: HttpRequest) -> User:
     "/me",
     response={200: MeOut, **error_responses(401, 413, 415, 422)},
     auth=JWTAuth(),
-    summary="Change one's name or email notifications",
+    summary="Change one's name or email notifications (JSON; only the fields sent change)",
 )
 def me_update(request: HttpRequest, payload: MeUpdateIn) -> User:
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType()
     sent = payload.model_fields_set
     return services.user_update(
         user=request.auth,

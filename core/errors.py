@@ -64,11 +64,6 @@ class PayloadTooLarge(ServiceError):
     default_detail = "Request body too large."
 
 
-class UnsupportedMediaType(ServiceError):
-    status_code = 415
-    default_detail = "The body must be JSON (Content-Type: application/json)."
-
-
 class Invalid(ServiceError):
     """Input that parses but breaks a rule (weak password, dates the wrong way round)."""
 

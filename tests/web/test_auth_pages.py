@@ -26,9 +26,14 @@ def test_signed_out_visitor_to_inbox_logs_in_and_lands_on_inbox(new_context, liv
 
     page.wait_for_url(f"{live_server.url}/inbox")
     assert page.get_by_role("heading", name="Inbox").is_visible()
-    # the navigation now offers what signed-in people have
+    assert "Welcome back, Gina Guest." in page.locator(".flashes").inner_text()
+    # the navigation now offers what signed-in people have, and says who is signed in
     nav = page.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link", name=re.compile("Inbox")).is_visible()
+    menu = nav.locator("summary")
+    assert "Gina Guest" in menu.inner_text()
+    menu.click()
+    assert nav.get_by_role("link", name="Settings").is_visible()
     assert nav.get_by_role("button", name=re.compile("Log out")).count() == 1
 
 
@@ -78,12 +83,14 @@ def test_signup_then_logout(new_context, live_server):
     page.get_by_role("button", name="Sign up").click()
     page.wait_for_url(f"{live_server.url}/my/properties")
     assert User.objects.filter(email="nora@example.com", name="Nora New").exists()
+    assert "Welcome to stayhub, Nora New." in page.locator(".flashes").inner_text()
 
     page.goto("/logout")
     shoot(page, "logout")
     page.get_by_role("main").get_by_role("button", name="Log out").click()
     page.wait_for_url(f"{live_server.url}/")
     assert page.get_by_role("link", name="Log in").is_visible()
+    assert "You are logged out." in page.locator(".flashes").inner_text()
     # the session is gone: a signed-in page asks for a login again, and the refresh
     # token was spent, so the login page cannot silently revive it
     page.goto("/inbox")

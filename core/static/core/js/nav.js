@@ -63,7 +63,24 @@ async function revive() {
   }
 }
 
+/** The account menu (details/summary) closes on Escape and on a click elsewhere. */
+function wireMenus() {
+  const menus = [...document.querySelectorAll("details[data-menu]")];
+  document.addEventListener("click", (event) => {
+    for (const menu of menus) if (menu.open && !menu.contains(event.target)) menu.open = false;
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    for (const menu of menus) {
+      if (!menu.open) continue;
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
+}
+
 wireLogout();
+wireMenus();
 if (me) {
   recount();
   onInboxMessage((message) => {
