@@ -39,12 +39,12 @@ def _short_delay(settings: Any) -> None:
     settings.NOTIFY_DELAY = DELAY
 
 
-def start_worker(tmp_path: Path, mail: MailServer) -> subprocess.Popen:
+def start_worker(tmp_path: Path, mail: MailServer, delay: int = DELAY) -> subprocess.Popen:
     log = (tmp_path / "worker.log").open("ab")
     env = server_env(
         connection.settings_dict,
         EMAIL_URL=mail.url,
-        NOTIFY_DELAY=str(DELAY),
+        NOTIFY_DELAY=str(delay),
         NOTIFY_RETRY_BASE="1",
     )
     return subprocess.Popen(
@@ -178,3 +178,42 @@ def test_a_worker_killed_before_the_email_is_due_sends_it_after_a_restart(
     assert len(mail_server.emails()) == 1
     assert email["To"] == host.email
     assert "cot for a baby" in parts(email)["text/plain"]
+
+
+@pytest.mark.skipif(
+    not hasattr(services, "message_post"), reason="reservation messages are not on this branch"
+)
+def test_a_booking_request_reaches_its_landlord_at_once(
+    people: tuple[User, User, Conversation],
+    mail_server: MailServer,
+    tmp_path: Path,
+    settings: Any,
+) -> None:
+    guest, host, chat = people
+    settings.NOTIFY_DELAY = 600  # text would wait ten minutes; a request does not
+    worker = start_worker(tmp_path, mail_server, delay=600)
+    try:
+        services.message_post(
+            author=guest,
+            recipient=host,
+            kind="reservation",
+            body="Gita Guest asks to stay 3 to 7 May 2027.",
+            reservation={
+                "id": "8b0b8f5e-8d1c-4d7a-9a53-3c8a1f1b2c11",
+                "status": "requested",
+                "property_id": "0f6c7c1e-3f7b-4c49-8f0a-6d8e2b1a9c22",
+                "property_title": "Loft by the canal",
+                "start_date": "2027-05-03",
+                "end_date": "2027-05-07",
+                "guests": 2,
+                "total_price": 480,
+            },
+        )
+        send(chat, guest, "Looking forward to it!")  # text: waits its ten minutes
+        [email] = mail_server.wait_for(1)
+        time.sleep(1.5)
+    finally:
+        stop(worker)
+    assert len(mail_server.emails()) == 1
+    assert email["To"] == host.email
+    assert email["Subject"] == "Booking request from Gita Guest: Loft by the canal"
