@@ -1,10 +1,12 @@
-"""Admin for support staff: conversations with both sides' read state, and messages."""
+"""Admin for support staff: conversations with both sides' read state, messages, emails."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from messaging.models import Conversation, ConversationMessage, Participant
+from messaging.notifications.models import UnreadEmail
 
 
 class ParticipantInline(admin.TabularInline):
@@ -38,3 +40,22 @@ class ConversationMessageAdmin(admin.ModelAdmin):
     @admin.display(description="body")
     def short_body(self, obj: ConversationMessage) -> str:
         return obj.body[:80]
+
+
+@admin.register(UnreadEmail)
+class UnreadEmailAdmin(admin.ModelAdmin):
+    """What was emailed to whom about which conversation: read-only, for support.
+
+    Editing a row could send an email twice (or never), so nothing here is writable.
+    """
+
+    list_display = ("recipient", "conversation", "state", "through", "sent_at", "attempts")
+    list_select_related = ("recipient", "conversation")
+    list_filter = ("state",)
+    search_fields = ("recipient__email", "conversation__id")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
