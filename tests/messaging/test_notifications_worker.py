@@ -47,13 +47,24 @@ def start_worker(tmp_path: Path, mail: MailServer, delay: int = DELAY) -> subpro
         NOTIFY_DELAY=str(delay),
         NOTIFY_RETRY_BASE="1",
     )
-    return subprocess.Popen(
+    path = tmp_path / "worker.log"
+    started = path.read_text().count("Starting worker") if path.exists() else 0
+    proc = subprocess.Popen(
         [sys.executable, "manage.py", "worker", "--interval", "0.2"],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    # Timings below count from a running worker: on a busy machine Django's start alone
+    # can take many seconds.
+    deadline = time.monotonic() + 90
+    while path.read_text().count("Starting worker") == started:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            pytest.fail(f"the worker did not start: {path.read_text()[-2000:]}")
+        time.sleep(0.1)
+    return proc
 
 
 def send(chat: Conversation, sender: User, body: str) -> None:
@@ -145,7 +156,7 @@ def test_a_mail_server_that_is_down_when_the_email_is_due_gets_it_once_when_back
     try:
         send(chat, guest, "Are pets allowed?")
         # due, tried, failed (nothing listens): the claim is released for a retry
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not failed(chat, host):
             time.sleep(0.1)
         assert failed(chat, host)

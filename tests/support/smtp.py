@@ -59,7 +59,7 @@ class MailServer:
         with self.lock:
             return list(self.received)
 
-    def wait_for(self, count: int, timeout: float = 20) -> list[EmailMessage]:
+    def wait_for(self, count: int, timeout: float = 30) -> list[EmailMessage]:
         """The emails once `count` have arrived (or all there are when the time is up)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
