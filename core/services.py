@@ -75,12 +75,18 @@ def user_update(
     if avatar is not None:
         user.avatar.save(*reencode_avatar(avatar), save=False)
         fields.append("avatar")
-    if fields:
+    if not fields:
+        return user
+    try:
         with transaction.atomic():
             User.objects.filter(pk=user.pk).update(**{f: getattr(user, f) for f in fields})
             if old_avatar and old_avatar != user.avatar.name:
                 storage = user.avatar.storage
                 transaction.on_commit(lambda: storage.delete(old_avatar))
+    except Exception:
+        if avatar is not None:  # the new file is nobody's
+            user.avatar.storage.delete(user.avatar.name)
+        raise
     return user
 
 

@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from core.errors import error_response
 
 API_PREFIX = "/api/"
+# Pages whose forms upload a picture (the settings page's avatar): the image limit.
+UPLOAD_PAGES = frozenset({"/settings", "/settings/"})
 
 
 class TrailingSlashMiddleware:
@@ -43,7 +45,8 @@ class TrailingSlashMiddleware:
         except ValueError:
             return error_response(400, "Invalid Content-Length.")
         limit = settings.MAX_REQUEST_BODY
-        if request.path_info.endswith("/image") or request.path_info.startswith("/admin/"):
+        path = request.path_info
+        if path.endswith("/image") or path.startswith("/admin/") or path in UPLOAD_PAGES:
             # the multipart envelope around a 5 MiB image needs a little room
             limit = settings.MAX_IMAGE_UPLOAD + 64 * 1024
         if length > limit:

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import smtplib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
@@ -135,7 +135,9 @@ def unread_email_send(*, conversation_id: str, recipient_id: str, attempt: int =
         return _give_up(claim, f"the recipient was refused: {exc.recipients!r}")
     except (OSError, smtplib.SMTPException) as exc:
         # The server may hold the email already: at most once means no second try.
-        logger.warning("unread email %s: transfer broke off (%r); not retried", email, exc)
+        logger.warning(
+            "unread email %s: transfer broke off (%r); not retried", claim.record.message_id, exc
+        )
         return "lost"
     finally:
         with contextlib.suppress(OSError, smtplib.SMTPException):
@@ -235,22 +237,38 @@ def _link(path: str) -> str:
     return f"{settings.PUBLIC_URL or DEFAULT_SITE}{path}"
 
 
+def _readable(stay: dict[str, Any]) -> dict[str, Any]:
+    """The stay with its dates as dates (a StaySummary carries ISO strings)."""
+    out = dict(stay)
+    for key in ("start_date", "end_date"):
+        if isinstance(out.get(key), str):
+            with contextlib.suppress(ValueError):
+                out[key] = date.fromisoformat(out[key])
+    return out
+
+
+def _quoted(message: ConversationMessage) -> str:
+    """What an email quotes of a message. Check-in details (door codes, key boxes) stay
+    on the site, where they are removed after the stay; an email could not be."""
+    if getattr(message, "kind", "text") == "checkin":
+        return "Your check-in details are ready. Open the conversation to see them."
+    return message.body
+
+
 def unread_email_build(claim: _Claim) -> EmailMultiAlternatives:
     """The email: plain text and HTML, with the one-click unsubscribe headers (RFC 8058)."""
     recipient, conversation = claim.recipient, claim.conversation
     sender = conversation.other_user(recipient)
     shown = claim.unread[-SHOWN:]
-    request = next((stay for m in claim.unread if (stay := booking_request(m))), None)
+    booking = next((stay for m in claim.unread if (stay := booking_request(m))), None)
     unsubscribe = _link(reverse("unsubscribe", args=[unsubscribe_token(recipient.pk)]))
     context = {
         "recipient": recipient,
         "sender_name": sender.name or "Someone",
-        "messages": [
-            {"body": m.body, "at": m.created_at, "stay": booking_request(m)} for m in shown
-        ],
+        "messages": [{"body": _quoted(m), "at": m.created_at} for m in shown],
         "count": len(claim.unread),
         "more": len(claim.unread) - len(shown),
-        "request": request,
+        "booking": _readable(booking) if booking else None,
         "conversation_url": _link(reverse("conversation", args=[conversation.pk])),
         "settings_url": _link(reverse("settings")),
         "unsubscribe_url": unsubscribe,

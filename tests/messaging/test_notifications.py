@@ -257,7 +257,7 @@ def test_a_booking_request_is_emailed_to_its_landlord_at_once(
     [email] = smtp.wait_for(1)
     assert email["Subject"] == "Booking request from Alice: Loft by the canal"
     text = parts(email)["text/plain"]
-    assert "would like to stay at Loft by the canal, 2027-05-03 to 2027-05-07, 2 guests" in text
+    assert "would like to stay at Loft by the canal, 3 May 2027 to 7 May 2027, 2 guests" in text
 
 
 @needs_reservation_messages
@@ -275,3 +275,17 @@ def test_other_stay_news_waits_like_any_message(
     [job] = DBTaskResult.objects.filter(task_path="messaging.tasks.unread_email")
     assert job.run_after == message.created_at + timedelta(seconds=600)
     assert run_job(message.conversation, alice) == "not due"
+
+
+@needs_reservation_messages
+def test_check_in_details_are_announced_not_quoted(
+    smtp: MailServer, alice: User, bob: User
+) -> None:
+    message = services.message_post(
+        author=bob, recipient=alice, kind="checkin", body="Key box by the door, code 4711."
+    )
+    assert run_job(message.conversation, alice) == "sent"
+    [email] = smtp.wait_for(1)
+    for body in parts(email).values():
+        assert "4711" not in body  # an email cannot be taken back after the stay
+        assert "Your check-in details are ready." in body
