@@ -206,3 +206,21 @@ def test_unread_count_in_the_title_and_a_notification_only_after_the_button(
     chat.mark_read(conversation_id=conversation.pk, user=user)
     page.goto("/settings")
     expect(page).to_have_title("Settings · stayhub")
+
+
+def test_the_unsubscribe_link_works_in_a_browser_without_login(new_context, live_server):
+    from messaging.notifications.tokens import unsubscribe_token
+
+    user = make_user(name="Una Unsubscribe")
+    page = new_context().new_page()  # signed out: the link alone is enough
+    page.goto(f"/unsubscribe/{unsubscribe_token(user.pk)}")
+    expect(page.get_by_role("heading", name="Stop emails about unread messages?")).to_be_visible()
+    shoot(page, "unsubscribe")
+    page.get_by_role("button", name="Turn off these emails").click()
+    expect(page.get_by_role("heading", name="You will get no more emails")).to_be_visible()
+    shoot(page, "unsubscribed")
+    user.refresh_from_db()
+    assert user.notify_email is False
+
+    page.goto(f"/unsubscribe/{unsubscribe_token(user.pk)[:-2]}xx")
+    expect(page.get_by_role("heading", name="This link does not work")).to_be_visible()
