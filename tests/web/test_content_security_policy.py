@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from messaging import services as chat
+from messaging.notifications.tokens import unsubscribe_token
 from tests.conftest import make_user
 from tests.web.factories import make_property
 
@@ -58,6 +59,7 @@ def test_every_page_runs_without_a_policy_violation(live_server: Any, new_contex
         "/my/properties",
         "/inbox",
         f"/inbox/{conversation.pk}",
+        "/settings",
         "/no-such-page",
     ]
     for path in paths:
@@ -71,7 +73,8 @@ def test_every_page_runs_without_a_policy_violation(live_server: Any, new_contex
     page.get_by_text("Hello under CSP").first.wait_for()
     assert page.evaluate("window.__cspViolations") == []
     anonymous = new_context().new_page()
-    for path in ("/login", "/signup", "/", "/api/docs", "/admin/login/"):
+    unsubscribe = f"/unsubscribe/{unsubscribe_token(guest.pk)}"
+    for path in ("/login", "/signup", "/", "/api/docs", "/admin/login/", unsubscribe):
         anonymous.add_init_script(RECORD_VIOLATIONS)
         anonymous.goto(path)
         anonymous.wait_for_load_state("networkidle")
