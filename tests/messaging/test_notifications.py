@@ -37,7 +37,7 @@ def smtp(settings: Any, mail_server: MailServer) -> MailServer:
 
 
 def send(conversation: Conversation, sender: User, body: str) -> ConversationMessage:
-    return services.send_message(conversation_id=conversation.pk, sender=sender, body=body)
+    return services.message_send(conversation_id=conversation.pk, sender=sender, body=body)
 
 
 def run_job(chat: Conversation, recipient: User, attempt: int = 0) -> str:
@@ -92,7 +92,7 @@ def test_one_email_until_read_then_again(
     assert run_job(chat, bob) == "already emailed"
     send(chat, bob, "Let me check.")  # answering is not reading what was emailed
     assert run_job(chat, bob) == "already emailed"
-    services.mark_read(conversation_id=chat.pk, user=bob)
+    services.conversation_mark_read(conversation_id=chat.pk, user=bob)
     assert run_job(chat, bob) == "read"
     send(chat, alice, "Thanks, and the wifi?")
     assert run_job(chat, bob) == "sent"
@@ -113,7 +113,7 @@ def test_nothing_for_a_message_read_in_time_or_not_yet_due(
     smtp: MailServer, settings: Any, chat: Conversation, alice: User, bob: User
 ) -> None:
     send(chat, alice, "hello")
-    services.mark_read(conversation_id=chat.pk, user=bob)
+    services.conversation_mark_read(conversation_id=chat.pk, user=bob)
     assert run_job(chat, bob) == "read"
     settings.NOTIFY_DELAY = 600
     send(chat, alice, "are you there?")

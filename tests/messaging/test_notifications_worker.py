@@ -68,7 +68,7 @@ def start_worker(tmp_path: Path, mail: MailServer, delay: int = DELAY) -> subpro
 
 
 def send(chat: Conversation, sender: User, body: str) -> None:
-    services.send_message(conversation_id=chat.pk, sender=sender, body=body)
+    services.message_send(conversation_id=chat.pk, sender=sender, body=body)
 
 
 def failed(chat: Conversation, recipient: User) -> bool:
@@ -84,7 +84,7 @@ def texts(mail: MailServer) -> list[str]:
 @pytest.fixture
 def people(transactional_db: None) -> tuple[User, User, Conversation]:
     guest, host = make_user(name="Gita Guest"), make_user(name="Hugo Host")
-    chat = services.start_conversation(user=guest, other_user_id=host.pk)[0]
+    chat = services.conversation_start(user=guest, other_user_id=host.pk)[0]
     return guest, host, chat
 
 
@@ -108,7 +108,7 @@ def test_an_unread_message_is_emailed_once_after_the_delay_and_again_after_a_rea
         send(chat, guest, "Still there?")  # not read yet: no new email
         time.sleep(DELAY + 1.5)
         assert len(mail_server.emails()) == 1
-        services.mark_read(conversation_id=chat.pk, user=host)
+        services.conversation_mark_read(conversation_id=chat.pk, user=host)
         send(chat, guest, "We booked elsewhere, thanks anyway.")
         emails = mail_server.wait_for(2)
         assert len(emails) == 2
@@ -134,11 +134,11 @@ def test_a_message_read_in_time_is_not_emailed(
 ) -> None:
     guest, host, chat = people
     other = make_user(name="Olga Other")
-    control = services.start_conversation(user=other, other_user_id=host.pk)[0]
+    control = services.conversation_start(user=other, other_user_id=host.pk)[0]
     worker = start_worker(tmp_path, mail_server)
     try:
         send(chat, guest, "read me quickly")
-        services.mark_read(conversation_id=chat.pk, user=host)
+        services.conversation_mark_read(conversation_id=chat.pk, user=host)
         send(control, other, "nobody reads this one")  # the worker is running: this arrives
         [email] = mail_server.wait_for(1)
         time.sleep(1.5)

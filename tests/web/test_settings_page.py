@@ -166,7 +166,7 @@ def test_unread_count_in_the_title_and_a_notification_only_after_the_button(
     new_context, live_server
 ):
     user, friend = make_user(name="Tia Title"), make_user(name="Fred Friend")
-    conversation = chat.start_conversation(user=friend, other_user_id=user.pk)[0]
+    conversation = chat.conversation_start(user=friend, other_user_id=user.pk)[0]
     context = new_context(user=user)
     context.add_init_script(SPY)
     page = context.new_page()
@@ -203,7 +203,7 @@ def test_unread_count_in_the_title_and_a_notification_only_after_the_button(
 
     # reading the conversation clears the count in the title
     page.evaluate("window.__hidden = false")
-    chat.mark_read(conversation_id=conversation.pk, user=user)
+    chat.conversation_mark_read(conversation_id=conversation.pk, user=user)
     page.goto("/settings")
     expect(page).to_have_title("Settings · stayhub")
 
