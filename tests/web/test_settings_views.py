@@ -41,7 +41,7 @@ def noisy_png(size: int = 900) -> SimpleUploadedFile:
 def test_settings_ask_for_a_login(client: Client) -> None:
     response = client.get("/settings")
     assert response.status_code == 302
-    assert response["Location"] == "/login?next=%2Fsettings"
+    assert response["Location"] == "/login?next=/settings"
 
 
 def test_a_post_without_the_csrf_token_is_refused() -> None:
