@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -11,6 +12,8 @@ from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 API_PREFIX = "/api/"
+# Sending a message: the one API path that takes multipart bodies larger than 1 MiB.
+MESSAGE_SEND_PATH = re.compile(r"^/api/chat/[^/]+/messages$")
 
 
 class TrailingSlashMiddleware:
@@ -44,6 +47,8 @@ class TrailingSlashMiddleware:
         if request.path_info.endswith("/image") or request.path_info.startswith("/admin/"):
             # the multipart envelope around a 5 MiB image needs a little room
             limit = settings.MAX_IMAGE_UPLOAD + 64 * 1024
+        elif request.method == "POST" and MESSAGE_SEND_PATH.match(request.path_info):
+            limit = settings.MAX_MESSAGE_UPLOAD  # a message with up to 4 photos
         if length > limit:
             return JsonResponse(
                 {"detail": f"Request body too large (at most {limit} bytes)."}, status=413
