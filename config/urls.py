@@ -15,6 +15,7 @@ from core.views import admin_login
 from listings.api import reservations_router
 from listings.api import router as listings_router
 from messaging.api import router as messaging_router
+from messaging.api import users_router as safety_router
 from messaging.realtime.grip import router as streams_router
 
 api.add_router("/properties", listings_router)
@@ -22,6 +23,7 @@ api.add_router("/reservations", reservations_router)
 # The stream endpoints first: "/chat/events" must not be taken for a conversation id.
 api.add_router("/chat", streams_router)
 api.add_router("/chat", messaging_router)
+api.add_router("/users", safety_router)
 
 
 def public_media(request: HttpRequest, path: str) -> HttpResponse:

@@ -131,6 +131,15 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         )
         return self.annotate(unread_count=Coalesce(Subquery(unread), 0))
 
+    def with_other_last_read(self, user: User) -> ConversationQuerySet:
+        """Annotate `other_last_read_at`: the other participant's read mark (None: never)."""
+        mark = (
+            Participant.objects.filter(conversation=OuterRef("pk"))
+            .exclude(user=user)
+            .values("last_read_at")[:1]
+        )
+        return self.annotate(other_last_read_at=Subquery(mark))
+
     def with_last_message(self) -> ConversationQuerySet:
         """Prefetch each conversation's latest message into `latest_messages` (0 or 1 item).
 
@@ -147,6 +156,7 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
             self.of_user(user)
             .with_users()
             .with_unread_count(user)
+            .with_other_last_read(user)
             .with_last_message()
             .order_by("-modified_at", "-id")
         )
@@ -251,9 +261,16 @@ class Participant(models.Model):
 
 class ConversationMessageQuerySet(models.QuerySet["ConversationMessage"]):
     def with_people(self) -> ConversationMessageQuerySet:
-        """Join sender and recipient and fetch the attachments (one query for any number
-        of messages), so serializing Messages runs no further query per message."""
-        return self.select_related("created_by", "sent_to").prefetch_related("attachments")
+        """Join sender and recipient and fetch the attachments into `attachment_list`
+        (one query for any number of messages), so serializing Messages runs no further
+        query per message. A plain list, not the related manager's cache: that one keeps
+        a queryset pointing back at the message, a cycle only the cyclic GC frees."""
+        attachments = Prefetch(
+            "attachments",
+            queryset=Attachment.objects.order_by("position"),
+            to_attr="attachment_list",
+        )
+        return self.select_related("created_by", "sent_to").prefetch_related(attachments)
 
 
 class ConversationMessage(models.Model):

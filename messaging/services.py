@@ -6,6 +6,10 @@ from datetime import timedelta
 from typing import Any, NoReturn
 from uuid import UUID
 
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import F, Subquery
 from django.db.models.functions import Coalesce
@@ -13,18 +17,29 @@ from django.utils import timezone
 
 from core import sql
 from core.auth import TokenUser
-from core.errors import BadRequest, Invalid, NotAuthenticated, NotFound
+from core.errors import BadRequest, Forbidden, Invalid, NotAuthenticated, NotFound
 from core.models import User
 from core.selectors import get_user
+from messaging import masking
+from messaging.images import PreparedImage, images_prepare
 from messaging.models import (
     BODY_MAX_LENGTH,
+    Attachment,
+    Block,
     Conversation,
     ConversationMessage,
     MessageIdempotencyKey,
     Participant,
+    Report,
+    private_storage,
 )
 from messaging.realtime import publish
-from messaging.selectors import NOT_PARTICIPANT
+from messaging.selectors import NOT_PARTICIPANT, block_exists
+from messaging.stays import stay_confirmed_between
+
+# Seconds between two typing events of one user in one conversation (API.md).
+TYPING_INTERVAL = 3
+BLOCKED = "You cannot message this person: one of you has blocked the other."
 
 _TICK = timedelta(microseconds=1)
 # How long an Idempotency-Key is honoured (API.md: 24 hours).
@@ -42,6 +57,8 @@ def start_conversation(*, user: User, other_user_id: UUID) -> tuple[Conversation
     if other_user_id == user.pk:
         raise BadRequest("You cannot start a conversation with yourself.")
     other = get_user(other_user_id)
+    if block_exists(user, other):
+        raise Forbidden(BLOCKED)
     low, high = Conversation.ordered_pair(user, other)
     pair = Conversation.objects.filter(user_low=low, user_high=high)
     existing = pair.first()
@@ -64,15 +81,16 @@ def start_conversation(*, user: User, other_user_id: UUID) -> tuple[Conversation
     return conversation, True
 
 
-def clean_body(body: Any) -> str:
-    """The stored form of a message body: trimmed, 1 to BODY_MAX_LENGTH characters.
+def clean_body(body: Any, *, allow_blank: bool = False) -> str:
+    """The stored form of a message body: trimmed, 1 to BODY_MAX_LENGTH characters
+    (or blank, when photos come with it).
 
     NUL is refused because PostgreSQL cannot store it in text (it would be a 500).
     """
     if not isinstance(body, str):
         raise Invalid("body must be a string.")
     text = body.strip()
-    if not text:
+    if not text and not allow_blank:
         raise Invalid("body must not be blank.")
     if len(text) > BODY_MAX_LENGTH:
         raise Invalid(f"body must be at most {BODY_MAX_LENGTH} characters.")
@@ -86,6 +104,7 @@ def send_message(
     conversation_id: UUID,
     sender: User | TokenUser,
     body: str,
+    images: list[UploadedFile] | None = None,
     idempotency_key: str | None = None,
 ) -> ConversationMessage:
     """Store a message from a participant, then announce it once it is committed.
@@ -109,6 +128,13 @@ def send_message(
     the message's answer anyway), so the endpoint's auth checks only the token
     (`JWTAuth(load_user=False)`) and a sender who is gone or inactive is refused here.
 
+    Images (`images`, 1 to 4 uploads; the body may then be blank) are checked and
+    re-encoded before the transaction (messaging.images), and their files written
+    inside it: if anything fails, the files written are removed again, so a refused
+    message leaves neither a row nor a file. Contact details in the body are masked
+    while the two have no stay together (messaging.masking, messaging.stays); the stay
+    is only asked about when the body holds something to mask.
+
     With an `idempotency_key`, a repeat of a key this sender used within
     `IDEMPOTENCY_WINDOW` returns the message first stored under it and stores and
     publishes nothing (`MessageIdempotencyKey`).
@@ -117,9 +143,10 @@ def send_message(
         earlier = _message_for_key(sender, idempotency_key)
         if earlier is not None:
             return earlier
-    text = clean_body(body)
+    prepared = images_prepare(images or [])
+    text = clean_body(body, allow_blank=bool(prepared))
     try:
-        return _store_message(conversation_id, sender, text, idempotency_key)
+        return _store_message(conversation_id, sender, text, prepared, idempotency_key)
     except IntegrityError:
         # a concurrent send with the same key won the unique constraint: its message
         earlier = _message_for_key(sender, idempotency_key) if idempotency_key else None
@@ -140,33 +167,80 @@ def _message_for_key(sender: User | TokenUser, key: str) -> ConversationMessage 
 
 
 def _store_message(
-    conversation_id: UUID, sender: User | TokenUser, text: str, idempotency_key: str | None
+    conversation_id: UUID,
+    sender: User | TokenUser,
+    text: str,
+    prepared: list[PreparedImage],
+    idempotency_key: str | None,
 ) -> ConversationMessage:
-    with transaction.atomic():
-        conversation = Conversation.objects.locked_with_users(conversation_id)
-        if conversation is None:
-            _refuse(sender)
-        author = conversation.participant(sender.pk)
-        if author is None or not author.is_active:
-            _refuse(sender)
-        created_at = max(timezone.now(), conversation.modified_at + _TICK)
-        message = ConversationMessage(
-            conversation=conversation,
-            body=text,
-            created_by=author,
-            sent_to=conversation.other_user(author),
-            created_at=created_at,
-        )
-        sql.insert(message)  # what create() writes, without building its INSERT (core.sql)
-        if idempotency_key is not None:
-            keys = MessageIdempotencyKey.objects.filter(user_id=author.pk, key=idempotency_key)
-            keys.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
-            MessageIdempotencyKey.objects.create(
-                user_id=author.pk, key=idempotency_key, message=message
+    spans = masking.contact_spans(text, own_url=settings.PUBLIC_URL) if text else []
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.locked_with_users(conversation_id)
+            if conversation is None:
+                _refuse(sender)
+            author = conversation.participant(sender.pk)
+            if author is None or not author.is_active:
+                _refuse(sender)
+            recipient = conversation.other_user(author)
+            if block_exists(author, recipient):
+                raise Forbidden(BLOCKED)
+            masked = bool(spans) and not stay_confirmed_between(author.pk, recipient.pk)
+            if masked:
+                text, _ = masking.mask_contact_details(text, own_url=settings.PUBLIC_URL)
+            created_at = max(timezone.now(), conversation.modified_at + _TICK)
+            message = ConversationMessage(
+                conversation=conversation,
+                body=text,
+                created_by=author,
+                sent_to=recipient,
+                created_at=created_at,
+                masked=masked,
             )
-        conversation.mark_activity(created_at)
-        publish.publish_message(message)
+            sql.insert(message)  # what create() writes, without building its INSERT (core.sql)
+            message.attachment_list = _store_images(message, prepared, written)
+            if idempotency_key is not None:
+                keys = MessageIdempotencyKey.objects.filter(user_id=author.pk, key=idempotency_key)
+                keys.filter(created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
+                MessageIdempotencyKey.objects.create(
+                    user_id=author.pk, key=idempotency_key, message=message
+                )
+            conversation.mark_activity(created_at)
+            publish.publish_message(message)
+    except BaseException:
+        for name in written:
+            private_storage.delete(name)
+        raise
     return message
+
+
+def _store_images(
+    message: ConversationMessage, prepared: list[PreparedImage], written: list[str]
+) -> list[Attachment]:
+    """Write each image and its thumbnail (names noted in `written`), then their rows."""
+    attachments = []
+    for position, image in enumerate(prepared):
+        attachment = Attachment(
+            message=message,
+            position=position,
+            content_type=image.content_type,
+            width=image.width,
+            height=image.height,
+        )
+        stem = f"{message.conversation_id}/{attachment.id.hex}"
+        attachment.image.name = private_storage.save(
+            f"{stem}.{image.extension}", ContentFile(image.content)
+        )
+        written.append(attachment.image.name)
+        attachment.thumbnail.name = private_storage.save(
+            f"{stem}-thumb.{image.extension}", ContentFile(image.thumbnail)
+        )
+        written.append(attachment.thumbnail.name)
+        attachments.append(attachment)
+    if attachments:
+        Attachment.objects.bulk_create(attachments)
+    return attachments
 
 
 def _refuse(sender: User | TokenUser) -> NoReturn:
@@ -194,3 +268,94 @@ def mark_read(*, conversation_id: UUID, user: User) -> None:
     )
     if not updated:
         raise NotFound(NOT_PARTICIPANT)
+
+
+def conversation_typing(*, conversation_id: UUID, user: User) -> bool:
+    """Tell the other participant's streams that `user` is typing; whether it was sent.
+
+    At most one every `TYPING_INTERVAL` seconds per user and conversation, counted from
+    the last one sent: the first call within the interval claims it in the cache (shared
+    by every worker process when `REDIS_URL` is set), the others are dropped. Nothing
+    is stored. Between users who block each other nothing is sent.
+    """
+    conversation = (
+        Conversation.objects.of_user(user).with_users().filter(pk=conversation_id).first()
+    )
+    if conversation is None:
+        raise NotFound(NOT_PARTICIPANT)
+    other = conversation.other_user(user)
+    if block_exists(user, other):
+        return False
+    if not cache.add(f"typing:{conversation_id}:{user.pk}", True, timeout=TYPING_INTERVAL):
+        return False
+    publish.publish_typing(conversation_id=conversation.pk, user_id=user.pk, to_user_id=other.pk)
+    return True
+
+
+def user_block(*, user: User, other_user_id: UUID) -> None:
+    """`user` blocks another user; blocking twice changes nothing. Nothing is deleted."""
+    if other_user_id == user.pk:
+        raise BadRequest("You cannot block yourself.")
+    other = get_user(other_user_id)
+    Block.objects.bulk_create([Block(blocker=user, blocked=other)], ignore_conflicts=True)
+
+
+def user_unblock(*, user: User, other_user_id: UUID) -> None:
+    """Lift `user`'s block of another user (their own block of `user`, if any, stays)."""
+    if other_user_id == user.pk:
+        raise BadRequest("You cannot block yourself.")
+    other = get_user(other_user_id)
+    Block.objects.filter(blocker=user, blocked=other).delete()
+
+
+def message_report(
+    *, user: User, conversation_id: UUID, message_id: UUID, reason: str, note: str = ""
+) -> tuple[Report, bool]:
+    """Report the other participant's message for staff; the report and whether it is new.
+
+    Once per message and reporter (the unique key decides between concurrent calls): a
+    repeat answers the first report unchanged.
+    """
+    message = (
+        ConversationMessage.objects.filter(
+            conversation_id=conversation_id, conversation__participants__user=user
+        )
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None:
+        if not Participant.objects.filter(conversation_id=conversation_id, user=user).exists():
+            raise NotFound(NOT_PARTICIPANT)
+        raise NotFound("Message not found in this conversation.")
+    if message.created_by_id == user.pk:
+        raise BadRequest("You cannot report your own message.")
+    existing = Report.objects.filter(message=message, reporter=user).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            report = Report.objects.create(
+                message=message, reporter=user, reason=reason, note=note.strip()
+            )
+    except IntegrityError:
+        existing = Report.objects.filter(message=message, reporter=user).first()
+        if existing is None:
+            raise
+        return existing, False
+    return report, True
+
+
+def message_hide(*, message: ConversationMessage, staff: User) -> None:
+    """Hide a message for everyone (staff, after a report); its row and files stay for
+    the record. Its body answers as HIDDEN_BODY and it has no attachments any more, in
+    the detail, the history and the replay of stored publish."""
+    now = timezone.now()
+    with transaction.atomic():
+        ConversationMessage.objects.filter(pk=message.pk, hidden_at__isnull=True).update(
+            hidden_at=now
+        )
+        message.hidden_at = message.hidden_at or now
+        publish.message_rewrite_stored(ConversationMessage.objects.with_people().get(pk=message.pk))
+        Report.objects.filter(message=message, status=Report.Status.OPEN).update(
+            status=Report.Status.RESOLVED, handled_by=staff, handled_at=now
+        )
