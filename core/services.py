@@ -43,3 +43,12 @@ def refresh(*, token: str | None) -> tuple[User, TokenPair]:
     if not token:
         raise NotAuthenticated("A refresh token is required.")
     return rotate_refresh(token)
+
+
+def user_deactivate(*, user: User) -> None:
+    """Switch an account off (staff, e.g. after a report): its tokens stop working at
+    once, as every request and stream reads `is_active`; nothing it wrote is deleted.
+    Saved through the model (signals run), so whatever listens for it hears of it."""
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])

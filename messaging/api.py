@@ -273,6 +273,7 @@ def blocked_list(request: HttpRequest) -> Any:
 
 @users_router.post(
     "/{user_id}/block",
+    url_name="user_block",
     response={204: None, **error_responses(400, 401, 404, 422)},
     summary="Block a user: neither can write to or book with the other (idempotent)",
 )

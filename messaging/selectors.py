@@ -126,6 +126,16 @@ def block_exists(a: Any, b: Any) -> bool:
     ).exists()
 
 
+def block_state(*, user: User, other: User) -> tuple[bool, bool]:
+    """`(user blocks other, other blocks user)`, in one query (the conversation page)."""
+    blockers = set(
+        Block.objects.filter(
+            Q(blocker=user, blocked=other) | Q(blocker=other, blocked=user)
+        ).values_list("blocker_id", flat=True)
+    )
+    return user.pk in blockers, other.pk in blockers
+
+
 def blocked_users(*, user: User) -> QuerySet[User]:
     """The users `user` blocks, latest block first (`GET /api/users/me/blocked`)."""
     return User.objects.filter(blocks_received__blocker=user).order_by(

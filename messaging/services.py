@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, Subquery
+from django.db.models import F, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -348,7 +348,7 @@ def message_report(
 def message_hide(*, message: ConversationMessage, staff: User) -> None:
     """Hide a message for everyone (staff, after a report); its row and files stay for
     the record. Its body answers as HIDDEN_BODY and it has no attachments any more, in
-    the detail, the history and the replay of stored publish."""
+    the detail, the history and the replay of stored events."""
     now = timezone.now()
     with transaction.atomic():
         ConversationMessage.objects.filter(pk=message.pk, hidden_at__isnull=True).update(
@@ -356,6 +356,13 @@ def message_hide(*, message: ConversationMessage, staff: User) -> None:
         )
         message.hidden_at = message.hidden_at or now
         publish.message_rewrite_stored(ConversationMessage.objects.with_people().get(pk=message.pk))
-        Report.objects.filter(message=message, status=Report.Status.OPEN).update(
-            status=Report.Status.RESOLVED, handled_by=staff, handled_at=now
-        )
+        reports_resolve(reports=Report.objects.filter(message=message), staff=staff)
+
+
+def reports_resolve(
+    *, reports: QuerySet[Report], staff: User, status: str = Report.Status.RESOLVED
+) -> int:
+    """Close the open reports among `reports`, noting who did it and when."""
+    return reports.filter(status=Report.Status.OPEN).update(
+        status=status, handled_by=staff, handled_at=timezone.now()
+    )

@@ -221,9 +221,7 @@ def expired_token(user) -> str:
 def test_photo_privacy_matrix(alice, bob, chat, which, caller, how, status):
     message = send(alice, chat.pk, upload(image_bytes()), body="look").json()
     url = message["attachments"][0][which]
-    person = {"sender": alice, "recipient": bob, "stranger": make_user(), "anonymous": None}[
-        caller
-    ]
+    person = {"sender": alice, "recipient": bob, "stranger": make_user(), "anonymous": None}[caller]
     client, headers = Client(), {}
     if how == "bearer":
         headers = bearer(person)
