@@ -25,7 +25,8 @@ from messaging.models import (
 )
 
 
-def _iso_utc(value: datetime) -> str:
+def iso_utc(value: datetime) -> str:
+    """A time as every answer and event writes it: UTC, microseconds, "Z"."""
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
@@ -35,7 +36,7 @@ def _iso_utc(value: datetime) -> str:
 # POST answer.) A string in both dump modes, so both paths print the same text.
 Timestamp = Annotated[
     datetime,
-    PlainSerializer(_iso_utc, return_type=str),
+    PlainSerializer(iso_utc, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 

@@ -34,6 +34,7 @@ from messaging.models import (
     private_storage,
 )
 from messaging.realtime import publish
+from messaging.schemas import iso_utc
 from messaging.selectors import NOT_PARTICIPANT, block_exists
 from messaging.stays import stay_confirmed_between
 
@@ -256,18 +257,35 @@ def mark_read(*, conversation_id: UUID, user: User) -> None:
 
     The mark is that message's `created_at`, not "now": a message committed a moment
     later always has a later `created_at` (see `send_message`), so it still counts as
-    unread. One UPDATE both checks participation and writes.
+    unread. When the mark moves, both participants' streams get `event: read` (stored,
+    in the same transaction), so the other side can show "Seen" and other tabs clear
+    their badge; a read that changes nothing is not announced.
     """
     latest = (
         ConversationMessage.objects.filter(conversation_id=conversation_id)
         .order_by("-created_at", "-id")
         .values("created_at")[:1]
     )
-    updated = Participant.objects.filter(conversation_id=conversation_id, user=user).update(
-        last_read_at=Coalesce(Subquery(latest), F("last_read_at"))
-    )
-    if not updated:
-        raise NotFound(NOT_PARTICIPANT)
+    with transaction.atomic():
+        marks = dict(
+            Participant.objects.filter(conversation_id=conversation_id).values_list(
+                "user_id", "last_read_at"
+            )
+        )
+        if user.pk not in marks:
+            raise NotFound(NOT_PARTICIPANT)
+        mine = Participant.objects.filter(conversation_id=conversation_id, user=user)
+        mine.update(last_read_at=Coalesce(Subquery(latest), F("last_read_at")))
+        now_read = mine.values_list("last_read_at", flat=True).get()
+        if now_read is None or now_read == marks[user.pk]:
+            return
+        [other_id] = [user_id for user_id in marks if user_id != user.pk]
+        publish.publish_read(
+            conversation_id=conversation_id,
+            user_id=user.pk,
+            other_user_id=other_id,
+            last_read_at=iso_utc(now_read),
+        )
 
 
 def conversation_typing(*, conversation_id: UUID, user: User) -> bool:

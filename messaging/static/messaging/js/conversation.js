@@ -148,6 +148,14 @@ function showSeen() {
   if (last) last.after(h("li", { class: "seen", "data-seen": "", text: "Seen" }));
 }
 
+function nearBottom() {
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+}
+
+function scrollToBottom() {
+  scroller.scrollTop = scroller.scrollHeight;
+}
+
 /** Put a message in its place, once. Returns whether it was new. */
 function add(message) {
   if (message.conversation_id !== conversationId || shown.has(message.id)) return false;
