@@ -199,3 +199,52 @@ def test_booking_between_blocked_users_is_403(alice, bob, as_alice):
     assert response.status_code == 403
     assert "blocked" in response.json()["detail"]
     assert flat.reservations.count() == 0
+
+
+# ---------------------------------------------------------------- who may call what
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "participant", "stranger"),
+    [
+        ("POST", "/api/chat/{chat}/typing", 204, 404),
+        ("POST", "/api/chat/{chat}/read", 204, 404),
+        ("POST", "/api/chat/{chat}/messages/{message}/report", 201, 404),
+        ("POST", "/api/users/{peer}/block", 204, 204),
+        ("DELETE", "/api/users/{peer}/block", 204, 204),
+        ("GET", "/api/users/me/blocked", 200, 200),
+    ],
+)
+def test_authorization_matrix_of_the_new_endpoints(
+    alice, bob, carol, chat, method, path, participant, stranger
+):
+    """Anonymous: 401 with WWW-Authenticate; a stranger: 404 for the conversation's
+    endpoints (its existence stays hidden) and nothing changes; the participant: the
+    answer. Blocking and the blocked list belong to the caller alone, so anyone may."""
+    from messaging.models import Report
+    from tests.conftest import ApiClient
+
+    message = services.send_message(conversation_id=chat.pk, sender=bob, body="hi")
+    url = path.format(chat=chat.pk, message=message.pk, peer=bob.pk)
+    body = {"reason": "spam"} if "report" in path else None
+
+    def call(client):
+        if method == "GET":
+            return client.get(url)
+        if method == "DELETE":
+            return client.delete(url)
+        return client.post(url, body)
+
+    anonymous = call(ApiClient())
+    assert anonymous.status_code == 401
+    assert anonymous["WWW-Authenticate"].startswith("Bearer")
+    with_cookie_only = ApiClient()
+    with_cookie_only.client.cookies["stayhub_access"] = client_for(alice).token
+    assert call(with_cookie_only).status_code == 401  # writes never act on the cookie
+    before = (Report.objects.count(), ConversationMessage.objects.count())
+    answer = call(client_for(carol))
+    assert answer.status_code == stranger
+    if stranger == 404:
+        assert answer.json() == {"detail": "Conversation not found."}
+        assert (Report.objects.count(), ConversationMessage.objects.count()) == before
+    assert call(client_for(alice)).status_code == participant
