@@ -182,7 +182,13 @@ class StartOut(Schema):
 
 class ReportIn(Schema):
     reason: Report.Reason = Field(..., description="spam, abuse, scam or other.")
-    note: str = Field("", max_length=REPORT_NOTE_MAX_LENGTH, description="Optional details.")
+    # No NUL: PostgreSQL cannot store it in text.
+    note: str = Field(
+        "",
+        max_length=REPORT_NOTE_MAX_LENGTH,
+        pattern=r"^[^\x00]*$",
+        description="Optional details.",
+    )
 
 
 class ReportOut(Schema):

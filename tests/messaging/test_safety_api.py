@@ -123,7 +123,13 @@ def test_reporting_ones_own_message_is_400(alice, chat, as_alice):
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"reason": "rude"}, {"reason": 3}, {"reason": "spam", "note": "x" * 1001}],
+    [
+        {},
+        {"reason": "rude"},
+        {"reason": 3},
+        {"reason": "spam", "note": "x" * 1001},
+        {"reason": "spam", "note": "a\x00b"},
+    ],
 )
 def test_bad_reports_are_422(bob, chat, as_alice, payload):
     message = services.send_message(conversation_id=chat.pk, sender=bob, body="hi")
