@@ -88,3 +88,38 @@ def test_staff_deactivate_the_sender(admin_client, reported, bob, chat):
 
 def test_reports_cannot_be_added_by_staff(admin_client):
     assert admin_client.get("/admin/messaging/report/add/").status_code == 403
+
+
+def test_hiding_rewrites_the_stored_event_and_closes_its_photos(
+    admin_client, alice, bob, chat, settings, tmp_path
+):
+    import json
+
+    from django_eventstream.models import Event as StoredEvent
+
+    from tests.messaging.images import image_bytes, upload
+
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    bad = services.send_message(
+        conversation_id=chat.pk, sender=bob, body="look", images=[upload(image_bytes())]
+    )
+    [attachment] = bad.attachment_list
+    url = f"/api/chat/{chat.pk}/attachments/{attachment.pk}"
+    as_alice = client_for(alice)
+    assert as_alice.get(url).status_code == 200
+    report, _ = services.message_report(
+        user=alice, conversation_id=chat.pk, message_id=bad.pk, reason="abuse"
+    )
+    admin_client.post(
+        "/admin/messaging/report/",
+        {"action": "hide_messages", "_selected_action": [str(report.pk)]},
+    )
+    stored = [
+        json.loads(json.loads(event.data))
+        for event in StoredEvent.objects.filter(type="message")
+        if str(bad.pk) in event.data
+    ]
+    assert len(stored) == 3  # the conversation's channel and both inboxes
+    assert all(e["body"] == HIDDEN_BODY and e["attachments"] == [] for e in stored)
+    assert as_alice.get(url).status_code == 404
+    assert as_alice.get(f"{url}/thumbnail").status_code == 404
