@@ -47,7 +47,11 @@ class TrailingSlashMiddleware:
         if request.path_info.endswith("/image") or request.path_info.startswith("/admin/"):
             # the multipart envelope around a 5 MiB image needs a little room
             limit = settings.MAX_IMAGE_UPLOAD + 64 * 1024
-        elif request.method == "POST" and MESSAGE_SEND_PATH.match(request.path_info):
+        elif (
+            request.method == "POST"
+            and request.content_type == "multipart/form-data"
+            and MESSAGE_SEND_PATH.match(request.path_info)
+        ):
             limit = settings.MAX_MESSAGE_UPLOAD  # a message with up to 4 photos
         if length > limit:
             return JsonResponse(
