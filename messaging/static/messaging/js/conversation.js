@@ -141,11 +141,17 @@ function regroup() {
  * as text (Date.parse would round to milliseconds).
  */
 function showSeen() {
-  for (const old of list.querySelectorAll("[data-seen]")) old.remove();
+  for (const old of list.querySelectorAll("[data-seen]")) {
+    old.parentElement.classList.remove("has-seen");
+    old.remove();
+  }
   if (!otherLastReadAt) return;
   const own = [...list.querySelectorAll("li.message.mine")];
   const last = own.reverse().find((node) => node.dataset.created <= otherLastReadAt);
-  if (last) last.after(h("li", { class: "seen", "data-seen": "", text: "Seen" }));
+  if (!last) return;
+  // Inside the message's item (the list holds messages only), shown below its bubble.
+  last.classList.add("has-seen");
+  last.append(h("span", { class: "seen", "data-seen": "", text: "Seen" }));
 }
 
 function nearBottom() {
@@ -162,7 +168,6 @@ function add(message) {
   shown.add(message.id);
   const node = bubble(message);
   const key = node.dataset.key;
-  for (const old of list.querySelectorAll("[data-seen]")) old.remove(); // put back by regroup
   let after = list.lastElementChild;
   while (after && after.dataset.key > key) after = after.previousElementSibling;
   if (after) after.after(node);
