@@ -82,11 +82,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "core.server.middleware.AuthenticationMiddleware",
+    # pages: the visitor the access cookie names (the admin keeps its session)
+    "core.web.PageVisitorMiddleware",
     "core.server.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
+# Where login_required sends a signed-out visitor of a page.
+LOGIN_URL = "login"
 ASGI_APPLICATION = "config.asgi.application"
 # ASGI routes the server (core.server.app) mounts in front of Django: the SSE streams.
 SERVER_ROUTES = ["messaging.realtime.route.stream_route"]
@@ -234,7 +238,7 @@ else:
     raise ImproperlyConfigured("TASKS_BACKEND is `database` (the default) or `redis`.")
 
 # Events are stored so that streams can resume (Last-Event-ID) after a restart.
-EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+EVENTSTREAM_STORAGE_CLASS = "messaging.realtime.storage.EventStorage"
 # Who may read which stream channel (participants only): see messaging.realtime.channels.
 EVENTSTREAM_CHANNELMANAGER_CLASS = "messaging.realtime.channels.ChannelManager"
 # Seconds of silence before a stream sends a keep-alive (API.md: at most 20).

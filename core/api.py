@@ -21,7 +21,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from core import services
 from core.auth import JWTAuth, clear_auth_cookies, set_auth_cookies
-from core.errors import ServiceError
+from core.errors import ServiceError, error_response
 from core.models import User
 from core.schemas import (
     AuthOut,
@@ -113,10 +113,7 @@ api = StayhubAPI(
 
 
 def _error(request: HttpRequest, status: int, detail: object) -> HttpResponse:
-    response = api.create_response(request, {"detail": detail}, status=status)
-    if status == 401:
-        response["WWW-Authenticate"] = 'Bearer realm="stayhub"'
-    return response
+    return error_response(status, detail)
 
 
 @api.exception_handler(ServiceError)

@@ -83,12 +83,21 @@ class JWTAuth(HttpBearer):
         return user
 
 
-def user_from_request(request: HttpRequest) -> User:
-    """Header first, then the HttpOnly access cookie: for streams and pages only."""
+def request_token(request: HttpRequest) -> str:
+    """The access token of a stream or page request: the Bearer header, else the cookie.
+
+    The one reader of that credential (the stream route checks its signature on the
+    event loop; `user_from_request` also reads the user).
+    """
     token = bearer_token(request) or request.COOKIES.get(settings.ACCESS_COOKIE_NAME)
     if not token:
         raise NotAuthenticated("Authentication credentials were not provided.")
-    return user_for_token(token, "access")
+    return token
+
+
+def user_from_request(request: HttpRequest) -> User:
+    """The active user `request_token` names: for streams and pages only."""
+    return user_for_token(request_token(request), "access")
 
 
 def set_auth_cookies(response: HttpResponse, pair: TokenPair) -> None:

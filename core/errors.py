@@ -1,10 +1,28 @@
 """Domain errors raised by services and selectors, mapped to HTTP in `core.api`.
 
 Services never build HTTP responses; they raise one of these and the single set
-of exception handlers turns it into `{"detail": ...}` with the contract's code.
+of exception handlers turns it into `{"detail": ...}` with the contract's code,
+written by `error_response`, the one writer of that shape (the API's handlers, the
+request middleware and the stream route all answer through it).
 """
 
 from __future__ import annotations
+
+from django.http import JsonResponse
+from ninja.renderers import NinjaJSONEncoder
+
+
+def error_response(status: int, detail: object) -> JsonResponse:
+    """The API's error answer: `{"detail": ...}`, with `WWW-Authenticate` on a 401."""
+    response = JsonResponse(
+        {"detail": detail},
+        status=status,
+        encoder=NinjaJSONEncoder,
+        content_type="application/json; charset=utf-8",
+    )
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="stayhub"'
+    return response
 
 
 class ServiceError(Exception):

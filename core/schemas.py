@@ -21,9 +21,8 @@ def media_url(obj: Any, field: str) -> str | None:
 
     For a model instance it reads the stored name, not `obj.<field>`: that makes a
     `FieldFile` that points back at its instance, a reference cycle that only the
-    cyclic GC frees. Serializing a message made two (its users), which were all of a
-    message's cyclic garbage and so the cause of the server's GC pauses in the
-    middle of live traffic (core.server.gc_tuning, bench/README.md).
+    cyclic GC frees; a message's two users would make two per message, on the path of
+    every message sent.
     """
     if isinstance(obj, Model) and field in obj.__dict__:  # loaded, not deferred
         name = obj.__dict__[field]

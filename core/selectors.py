@@ -15,8 +15,7 @@ M = TypeVar("M", bound=Model)
 def get_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
     """The one object matching `lookup`, or NotFound (answered as 404).
 
-    `get()`, not `first()`: `first()` adds an ORDER BY (the model's ordering, or the
-    pk), and building it was about a third of a one-row query's CPU (bench/README.md).
+    `get()`, not `first()`: `first()` adds an ORDER BY for nothing.
     """
     try:
         return queryset.get(**lookup)

@@ -77,7 +77,7 @@ def decode(token: str, expected_type: TokenType) -> dict[str, Any]:
 def user_for_token(token: str, expected_type: TokenType = "access") -> User:
     """The active user a token names (one query), or NotAuthenticated."""
     claims = decode(token, expected_type)
-    try:  # get(): no ORDER BY to build, unlike first() (bench/README.md)
+    try:  # get(): no ORDER BY, unlike first()
         return User.objects.get(pk=claims["sub"], is_active=True)
     except User.DoesNotExist as exc:
         raise NotAuthenticated("Invalid token.") from exc

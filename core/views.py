@@ -23,7 +23,7 @@ from core.errors import ServiceError
 from core.forms import LoginForm, SignupForm
 from core.throttling import PerAddressThrottle
 from core.tokens import TokenPair
-from core.web import any_visitor, safe_next
+from core.web import safe_next
 
 
 def _throttled(request: HttpRequest) -> float | None:
@@ -96,7 +96,6 @@ def admin_login(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@any_visitor
 def login_page(request: HttpRequest) -> HttpResponse:
     return _account_form_page(
         request,
@@ -107,7 +106,6 @@ def login_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@any_visitor
 def signup_page(request: HttpRequest) -> HttpResponse:
     return _account_form_page(
         request, SignupForm, "core/signup.html", lambda data: services.signup(**data)
@@ -115,7 +113,6 @@ def signup_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@any_visitor
 def logout_page(request: HttpRequest) -> HttpResponse:
     """GET asks, POST (CSRF-checked) forgets the cookies.
 

@@ -1,6 +1,7 @@
 """Plumbing for the server-rendered pages: who is signed in, and the page session.
 
-Pages know the visitor from the HttpOnly access cookie (`core.auth.user_from_request`).
+Pages know the visitor from the HttpOnly access cookie (`PageVisitorMiddleware`); a
+page for signed-in people is Django's `login_required`.
 A signed-in page also hands its scripts the very access token the cookie holds, in a
 JSON script tag, so they can send the `Authorization: Bearer` header that API writes
 demand (the cookie alone never authorizes a write). Such pages are never cached.
@@ -15,14 +16,12 @@ page scripts serialise it across tabs (see `core/static/core/js/session.js`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import URLPattern, path, reverse
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -51,10 +50,6 @@ def page_session(request: HttpRequest, user: User | None) -> dict[str, Any] | No
     }
 
 
-def login_url(next_path: str) -> str:
-    return f"{reverse('login')}?{urlencode({'next': next_path})}"
-
-
 def safe_next(request: HttpRequest, candidate: str | None, default: str = "/") -> str:
     """`candidate` if it points back into this site, else `default` (no open redirect)."""
     if candidate and url_has_allowed_host_and_scheme(
@@ -64,48 +59,40 @@ def safe_next(request: HttpRequest, candidate: str | None, default: str = "/") -
     return default
 
 
-def _attach(request: HttpRequest, user: User | None) -> None:
-    request.page_user = user
-    # Rendered by the base layout as JSON for the page scripts (None: signed out).
-    request.page_session = page_session(request, user)
-    # The token decides, not Django's session (an admin session is no page visitor);
-    # templates read `user` through the auth context processor.
-    request.user = user if user is not None else AnonymousUser()
+class PageVisitorMiddleware:
+    """The cookie-JWT visitor of the pages: `request.user`, `request.page_user`, no caching.
 
+    On page paths (not the API, which reads its Bearer header, nor the admin, which keeps
+    Django's session) the visitor is whoever the access cookie names, so that Django's own
+    `login_required` and the `user` of templates work. The same URL renders differently
+    for each cookie (`Vary: Cookie`), and a page shown to a signed-in visitor carries
+    their access token, so no shared or browser cache may keep it.
+    """
 
-def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    # The same URL renders differently for each visitor's cookie.
-    patch_vary_headers(response, ["Cookie"])
-    if getattr(request, "page_user", None) is not None:
-        # The page carries an access token: no shared or browser cache may keep it.
-        add_never_cache_headers(response)
-        response["Cache-Control"] += ", private"
-    return response
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.skip = (
+            "/api/",
+            "/admin/",
+            "/healthz",
+            "/readyz",
+            settings.MEDIA_URL,
+            settings.STATIC_URL,
+        )
 
-
-def any_visitor(view: View) -> View:
-    """A page for everyone; the signed-in visitor, if any, is `request.page_user`."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        _attach(request, page_user(request))
-        return _finish(request, view(request, *args, **kwargs))
-
-    return wrapper
-
-
-def signed_in(view: View) -> View:
-    """A page for signed-in people: anyone else goes to the login page and comes back."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(self.skip):
+            return self.get_response(request)
         user = page_user(request)
-        if user is None:
-            return HttpResponseRedirect(login_url(request.get_full_path()))
-        _attach(request, user)
-        return _finish(request, view(request, *args, **kwargs))
-
-    return wrapper
+        request.page_user = user
+        # Rendered by the base layout as JSON for the page scripts (None: signed out).
+        request.page_session = page_session(request, user)
+        request.user = user if user is not None else AnonymousUser()
+        response = self.get_response(request)
+        patch_vary_headers(response, ["Cookie"])
+        if user is not None:
+            add_never_cache_headers(response)
+        return response
 
 
 def page_paths(route: str, view: View, name: str) -> list[URLPattern]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,7 +17,6 @@ from django.shortcuts import render
 
 from core.errors import NotFound
 from core.selectors import get_user
-from core.web import any_visitor, signed_in
 from listings import selectors
 from listings.forms import BrowseFilters
 from listings.models import Property
@@ -38,7 +38,6 @@ def _categories() -> list[str]:
     )
 
 
-@any_visitor
 def browse_page(request: HttpRequest) -> HttpResponse:
     form = BrowseFilters(request.GET or None)
     filters = form.selector_filters() if form.is_bound else {}
@@ -62,7 +61,6 @@ def browse_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@any_visitor
 def property_page(request: HttpRequest, property_id: UUID) -> HttpResponse:
     try:
         listing = selectors.property_get(property_id=property_id, user=request.user)
@@ -78,7 +76,6 @@ def property_page(request: HttpRequest, property_id: UUID) -> HttpResponse:
     )
 
 
-@any_visitor
 def host_page(request: HttpRequest, host_id: UUID) -> HttpResponse:
     try:
         host = get_user(host_id)
@@ -96,13 +93,13 @@ def host_page(request: HttpRequest, host_id: UUID) -> HttpResponse:
     )
 
 
-@signed_in
+@login_required
 def favorites_page(request: HttpRequest) -> HttpResponse:
     listings = selectors.property_list(user=request.user, favorites_only=True)
     return render(request, "listings/favorites.html", {"page": _page(request, listings)})
 
 
-@signed_in
+@login_required
 def my_properties_page(request: HttpRequest) -> HttpResponse:
     listings = selectors.property_list(user=request.user, landlord_id=request.user.pk)
     return render(request, "listings/my_properties.html", {"page": _page(request, listings)})

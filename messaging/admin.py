@@ -30,7 +30,7 @@ class ConversationAdmin(admin.ModelAdmin):
     list_select_related = ("user_low", "user_high")
     search_fields = ("id", "user_low__email", "user_high__email")
     raw_id_fields = ("user_low", "user_high")
-    # Times are set by send_message; editing them would break message ordering.
+    # Times are set by message_send; editing them would break message ordering.
     readonly_fields = ("created_at", "modified_at")
     date_hierarchy = "modified_at"
     inlines = (ParticipantInline,)

@@ -68,7 +68,7 @@ _IMAGE_DOC = {
 )
 @paginate(LimitOffsetPagination)
 def conversation_list(request: HttpRequest) -> ConversationQuerySet:
-    return selectors.inbox(user=request.auth)
+    return selectors.conversation_list(user=request.auth)
 
 
 @router.post(
@@ -77,7 +77,7 @@ def conversation_list(request: HttpRequest) -> ConversationQuerySet:
     summary="The one conversation with a user: 201 when new, 200 when it existed",
 )
 def conversation_start(request: HttpRequest, user_id: UUID) -> Status:
-    conversation, created = services.start_conversation(user=request.auth, other_user_id=user_id)
+    conversation, created = services.conversation_start(user=request.auth, other_user_id=user_id)
     return Status(201 if created else 200, {"id": conversation.pk, "created": created})
 
 
@@ -87,7 +87,7 @@ def conversation_start(request: HttpRequest, user_id: UUID) -> Status:
     summary="A conversation with its latest 50 messages (participants only)",
 )
 def conversation_detail(request: HttpRequest, conversation_id: UUID) -> Conversation:
-    return selectors.conversation_detail(user=request.auth, conversation_id=conversation_id)
+    return selectors.conversation_get(user=request.auth, conversation_id=conversation_id)
 
 
 @router.get(
@@ -98,7 +98,7 @@ def conversation_detail(request: HttpRequest, conversation_id: UUID) -> Conversa
 def message_list(
     request: HttpRequest, conversation_id: UUID, params: Query[HistoryQuery]
 ) -> MessagePage:
-    return selectors.message_history(
+    return selectors.message_list(
         user=request.auth, conversation_id=conversation_id, before=params.before, limit=params.limit
     )
 
@@ -142,7 +142,7 @@ def message_send(
     request: HttpRequest, conversation_id: UUID, idempotency_key: IdempotencyKey = None
 ) -> Status[ConversationMessage]:
     body, images = send_input(request)
-    message = services.send_message(
+    message = services.message_send(
         conversation_id=conversation_id,
         sender=request.auth,
         body=body,
@@ -158,7 +158,7 @@ def message_send(
     summary="Mark the conversation read up to its latest message",
 )
 def conversation_read(request: HttpRequest, conversation_id: UUID) -> Status:
-    services.mark_read(conversation_id=conversation_id, user=request.auth)
+    services.conversation_mark_read(conversation_id=conversation_id, user=request.auth)
     return Status(204, None)
 
 

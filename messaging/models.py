@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import uuid
 from datetime import UTC, datetime
@@ -10,12 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
-from django.db import connections, models
+from django.db import models
 from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-
-from core import sql
 
 if TYPE_CHECKING:
     from core.models import User
@@ -49,36 +46,17 @@ HIDDEN_BODY = "This message was hidden by stayhub staff."
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@functools.cache
-def _locked_with_users_sql(using: str) -> str:
-    """`ConversationQuerySet.locked_with_users`'s statement for one database.
-
-    Built once: it is the same for every message, and building it each time was a fifth
-    of the lock's time in process (17 of 82 µs).
-    """
-    connection = connections[using]
-    q = connection.ops.quote_name
-    user_model = Conversation._meta.get_field("user_low").related_model
-    users = q(user_model._meta.db_table)
-    user_pk = q(user_model._meta.pk.column)
-    low, high = (q(Conversation._meta.get_field(f).column) for f in ("user_low", "user_high"))
-    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update else ""
-    return (
-        f"SELECT {sql.select_list(Conversation, 'c', using)}, "  # noqa: S608 (names, not input)
-        f"{sql.select_list(user_model, 'lo', using)}, "
-        f"{sql.select_list(user_model, 'hi', using)} "
-        f"FROM {q(Conversation._meta.db_table)} c "
-        f"JOIN {users} lo ON lo.{user_pk} = c.{low} "
-        f"JOIN {users} hi ON hi.{user_pk} = c.{high} "
-        f"WHERE c.{q(Conversation._meta.pk.column)} = %s{lock}"
-    )
-
-
 class ConversationQuerySet(models.QuerySet["Conversation"]):
     """Per-caller reads of conversations, each computed inside the one SQL query."""
 
-    def of_user(self, user: User) -> ConversationQuerySet:
-        return self.filter(participants__user=user)
+    def of_user(self, user: User | Any) -> ConversationQuerySet:
+        """The conversations `user` (or a user id) takes part in: the one membership rule.
+
+        Sending, reading and streaming all ask this (or `Conversation.participant` on a
+        loaded row): a member is one of the pair, whose columns the constraints guard.
+        """
+        user_id = getattr(user, "pk", user)
+        return self.filter(Q(user_low_id=user_id) | Q(user_high_id=user_id))
 
     def with_users(self) -> ConversationQuerySet:
         # The pair columns always name the two participants, so a join is enough.
@@ -87,29 +65,13 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
     def locked_with_users(self, conversation_id: uuid.UUID) -> Conversation | None:
         """The conversation with both users loaded, its row locked until the transaction ends.
 
-        What `with_users().select_for_update(of=("self",)).get(pk=...)` gives (None
-        when there is no such conversation), as one statement written out, its row made
-        into the three instances as the ORM would (`core.sql`). It is the first step of
-        every message sent: building the ORM's query took five times as long as running
-        it (bench/README.md). PostgreSQL locks the conversation's row only (`FOR UPDATE
-        OF`), not the users'; SQLite's `BEGIN IMMEDIATE` already holds the database's
-        lock. It reads by id alone: call it on the manager, not on a filtered queryset.
+        PostgreSQL locks the conversation's row only, not the users'; on SQLite
+        `BEGIN IMMEDIATE` already holds the database's write lock. None if there is none.
         """
-        connection = connections[self.db]
-        user_model = Conversation._meta.get_field("user_low").related_model
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _locked_with_users_sql(self.db),
-                [Conversation._meta.pk.get_db_prep_value(conversation_id, connection)],
-            )
-            row = cursor.fetchone()
-        if row is None:
+        try:
+            return self.with_users().select_for_update(of=("self",)).get(pk=conversation_id)
+        except Conversation.DoesNotExist:
             return None
-        ends = len(Conversation._meta.concrete_fields), len(user_model._meta.concrete_fields)
-        conversation = sql.instance(Conversation, row[: ends[0]], self.db)
-        conversation.user_low = sql.instance(user_model, row[ends[0] : ends[0] + ends[1]], self.db)
-        conversation.user_high = sql.instance(user_model, row[ends[0] + ends[1] :], self.db)
-        return conversation
 
     def with_unread_count(self, user: User) -> ConversationQuerySet:
         """Annotate `unread_count`: the other side's messages newer than `user` last read.
@@ -210,20 +172,8 @@ class Conversation(models.Model):
         return (a, b) if uuid.UUID(str(a_id)) < uuid.UUID(str(b_id)) else (b, a)
 
     def mark_activity(self, at: datetime) -> None:
-        """Set `modified_at` to `at`, in the database and on this instance.
-
-        One UPDATE written out: building the ORM's `filter(pk=...).update(...)` took as
-        long as the message's own INSERT, on the path of every message sent.
-        """
-        connection = connections[self._state.db or "default"]
-        q = connection.ops.quote_name
-        field, pk = self._meta.get_field("modified_at"), self._meta.pk
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {q(self._meta.db_table)} SET {q(field.column)} = %s "  # noqa: S608
-                f"WHERE {q(pk.column)} = %s",
-                [field.get_db_prep_save(at, connection), pk.get_db_prep_value(self.pk, connection)],
-            )
+        """Set `modified_at` to `at`, in the database and on this instance."""
+        Conversation.objects.filter(pk=self.pk).update(modified_at=at)
         self.modified_at = at
 
     def participant(self, user_id: Any) -> User | None:
@@ -276,9 +226,9 @@ class ConversationMessageQuerySet(models.QuerySet["ConversationMessage"]):
 class ConversationMessage(models.Model):
     """One message. Within a conversation, `(created_at, id)` orders messages as stored.
 
-    `created_at` is a plain default, not `auto_now_add`, because `send_message` sets it
+    `created_at` is a plain default, not `auto_now_add`, because `message_send` sets it
     itself under the conversation's write lock so that it increases strictly in commit
-    order (see `messaging.services.send_message`).
+    order (see `messaging.services.message_send`).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from django.conf import settings
 from ninja import Header, Schema
-from pydantic import Field, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import Field, PlainSerializer, WithJsonSchema
 
 from core.schemas import UserOut
 from messaging.models import (
@@ -42,10 +42,8 @@ Timestamp = Annotated[
 
 
 class MessageIn(Schema):
-    body: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=BODY_MAX_LENGTH),
-    ] = Field(..., description=f"Trimmed, then 1 to {BODY_MAX_LENGTH} characters.")
+    # Checked by the service (`message_send`), the one check whoever sends a body.
+    body: str = Field(..., description=f"Trimmed, then 1 to {BODY_MAX_LENGTH} characters.")
 
 
 # A client's retry of a send whose answer it lost (API.md, messages): 1 to 64 visible
@@ -112,14 +110,14 @@ class MessageOut(Schema):
     def resolve_attachments(obj: ConversationMessage) -> list[Attachment]:
         if obj.hidden_at is not None:
             return []
-        loaded = getattr(obj, "attachment_list", None)  # with_people(), send_message
+        loaded = getattr(obj, "attachment_list", None)  # with_people(), message_send
         return loaded if loaded is not None else list(obj.attachments.order_by("position"))
 
 
 def message_payload(message: ConversationMessage) -> dict[str, Any]:
     """A Message as a JSON-ready dict, equal to the body of the POST answer.
 
-    Runs no query when `created_by` and `sent_to` are loaded (as `send_message`
+    Runs no query when `created_by` and `sent_to` are loaded (as `message_send`
     and `ConversationMessage.objects.with_people()` leave them).
     """
     return MessageOut.from_orm(message).model_dump(mode="json")

@@ -23,12 +23,12 @@ from messaging.models import (
     Conversation,
     ConversationMessage,
     ConversationQuerySet,
-    Participant,
 )
 
 # Messages shown with a conversation (API.md: "the latest 50").
 DETAIL_MESSAGES = 50
-NOT_PARTICIPANT = "Conversation not found."
+# What a conversation the caller is not part of answers: its existence stays hidden.
+CONVERSATION_NOT_FOUND = "Conversation not found."
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class MessagePage:
     has_more: bool
 
 
-def inbox(*, user: User) -> ConversationQuerySet:
+def conversation_list(*, user: User) -> ConversationQuerySet:
     """The caller's conversations, latest activity first, ready to serialize.
 
     Three queries for any page: the conversations (with both users joined and the
@@ -48,7 +48,7 @@ def inbox(*, user: User) -> ConversationQuerySet:
     return Conversation.objects.for_inbox(user)
 
 
-def conversation_detail(*, user: User, conversation_id: UUID) -> Conversation:
+def conversation_get(*, user: User, conversation_id: UUID) -> Conversation:
     """One of the caller's conversations with its latest messages in `history`.
 
     The last message is the newest item of that page, so it is taken from there
@@ -67,7 +67,7 @@ def conversation_detail(*, user: User, conversation_id: UUID) -> Conversation:
     return conversation
 
 
-def message_history(
+def message_list(
     *, user: User, conversation_id: UUID, before: UUID | None, limit: int
 ) -> MessagePage:
     """The page of `limit` messages just older than message `before` (or the latest page).
@@ -77,8 +77,8 @@ def message_history(
     message of this conversation is "not found" (404), not an empty page: it is a
     client bug worth surfacing.
     """
-    if not is_participant(user, conversation_id):
-        raise NotFound(NOT_PARTICIPANT)
+    if not conversation_has_member(conversation_id=conversation_id, user=user):
+        raise NotFound(CONVERSATION_NOT_FOUND)
     return _page(conversation_id=conversation_id, before=before, limit=limit)
 
 
@@ -97,19 +97,14 @@ def _page(*, conversation_id: UUID, before: UUID | None, limit: int) -> MessageP
     return MessagePage(items=newest_first[:limit][::-1], has_more=len(newest_first) > limit)
 
 
-def user_conversation_ids(user: User) -> list[UUID]:
-    """Ids of every conversation `user` is part of (one query): the inbox stream's channels."""
-    return list(Participant.objects.filter(user=user).values_list("conversation_id", flat=True))
-
-
-def is_participant(user: User, conversation_id: Any) -> bool:
-    """Whether `user` is part of that conversation (one query).
+def conversation_has_member(*, conversation_id: Any, user: User) -> bool:
+    """Whether `user` takes part in that conversation (one query).
 
     Takes a UUID or its string form; a malformed id is simply not a conversation
     of the user, so callers handling URL parts need no separate check.
     """
     try:
-        return Participant.objects.filter(user=user, conversation_id=conversation_id).exists()
+        return Conversation.objects.of_user(user).filter(pk=conversation_id).exists()
     except (ValidationError, ValueError):
         return False
 

@@ -15,7 +15,6 @@ from django.db.models import F, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core import sql
 from core.auth import TokenUser
 from core.errors import BadRequest, Forbidden, Invalid, NotAuthenticated, NotFound
 from core.models import User
@@ -35,7 +34,7 @@ from messaging.models import (
 )
 from messaging.realtime import publish
 from messaging.schemas import iso_utc
-from messaging.selectors import NOT_PARTICIPANT, block_exists
+from messaging.selectors import CONVERSATION_NOT_FOUND, block_exists
 from messaging.stays import stay_confirmed_between
 
 # Seconds between two typing events of one user in one conversation (API.md).
@@ -47,7 +46,7 @@ _TICK = timedelta(microseconds=1)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
-def start_conversation(*, user: User, other_user_id: UUID) -> tuple[Conversation, bool]:
+def conversation_start(*, user: User, other_user_id: UUID) -> tuple[Conversation, bool]:
     """The one conversation between `user` and another user, and whether it is new.
 
     Race-safe without locks: the unique pair key lets exactly one concurrent insert
@@ -82,7 +81,7 @@ def start_conversation(*, user: User, other_user_id: UUID) -> tuple[Conversation
     return conversation, True
 
 
-def clean_body(body: Any, *, allow_blank: bool = False) -> str:
+def _clean_body(body: Any, *, allow_blank: bool = False) -> str:
     """The stored form of a message body: trimmed, 1 to BODY_MAX_LENGTH characters
     (or blank, when photos come with it).
 
@@ -100,7 +99,7 @@ def clean_body(body: Any, *, allow_blank: bool = False) -> str:
     return text
 
 
-def send_message(
+def message_send(
     *,
     conversation_id: UUID,
     sender: User | TokenUser,
@@ -145,7 +144,7 @@ def send_message(
         if earlier is not None:
             return earlier
     prepared = images_prepare(images or [])
-    text = clean_body(body, allow_blank=bool(prepared))
+    text = _clean_body(body, allow_blank=bool(prepared))
     try:
         return _store_message(conversation_id, sender, text, prepared, idempotency_key)
     except IntegrityError:
@@ -199,7 +198,7 @@ def _store_message(
                 created_at=created_at,
                 masked=masked,
             )
-            sql.insert(message)  # what create() writes, without building its INSERT (core.sql)
+            message.save(force_insert=True)
             message.attachment_list = _store_images(message, prepared, written)
             if idempotency_key is not None:
                 keys = MessageIdempotencyKey.objects.filter(user_id=author.pk, key=idempotency_key)
@@ -249,14 +248,14 @@ def _refuse(sender: User | TokenUser) -> NoReturn:
     otherwise the conversation does not exist for them (404, as for a stranger)."""
     if not User.objects.filter(pk=sender.pk, is_active=True).exists():
         raise NotAuthenticated("Invalid token.")
-    raise NotFound(NOT_PARTICIPANT)
+    raise NotFound(CONVERSATION_NOT_FOUND)
 
 
-def mark_read(*, conversation_id: UUID, user: User) -> None:
+def conversation_mark_read(*, conversation_id: UUID, user: User) -> None:
     """Mark everything up to the conversation's latest message as read by `user`.
 
     The mark is that message's `created_at`, not "now": a message committed a moment
-    later always has a later `created_at` (see `send_message`), so it still counts as
+    later always has a later `created_at` (see `message_send`), so it still counts as
     unread. When the mark moves, both participants' streams get `event: read` (stored,
     in the same transaction), so the other side can show "Seen" and other tabs clear
     their badge; a read that changes nothing is not announced.
@@ -273,7 +272,7 @@ def mark_read(*, conversation_id: UUID, user: User) -> None:
             )
         )
         if user.pk not in marks:
-            raise NotFound(NOT_PARTICIPANT)
+            raise NotFound(CONVERSATION_NOT_FOUND)
         mine = Participant.objects.filter(conversation_id=conversation_id, user=user)
         mine.update(last_read_at=Coalesce(Subquery(latest), F("last_read_at")))
         now_read = mine.values_list("last_read_at", flat=True).get()
@@ -300,7 +299,7 @@ def conversation_typing(*, conversation_id: UUID, user: User) -> bool:
         Conversation.objects.of_user(user).with_users().filter(pk=conversation_id).first()
     )
     if conversation is None:
-        raise NotFound(NOT_PARTICIPANT)
+        raise NotFound(CONVERSATION_NOT_FOUND)
     other = conversation.other_user(user)
     if block_exists(user, other):
         return False
@@ -343,7 +342,7 @@ def message_report(
     )
     if message is None:
         if not Participant.objects.filter(conversation_id=conversation_id, user=user).exists():
-            raise NotFound(NOT_PARTICIPANT)
+            raise NotFound(CONVERSATION_NOT_FOUND)
         raise NotFound("Message not found in this conversation.")
     if message.created_by_id == user.pk:
         raise BadRequest("You cannot report your own message.")

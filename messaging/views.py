@@ -11,22 +11,22 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from core.errors import NotFound
 from core.selectors import get_or_404
-from core.web import signed_in
 from messaging.models import Conversation
 from messaging.selectors import block_state
 
 
-@signed_in
+@login_required
 def inbox_page(request: HttpRequest) -> HttpResponse:
     return render(request, "messaging/inbox.html", {})
 
 
-@signed_in
+@login_required
 def conversation_page(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
     """404 for anyone not in the conversation, as the API does (its existence stays hidden)."""
     try:

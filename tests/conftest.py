@@ -153,8 +153,11 @@ class LiveServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"uvicorn exited early; see {self.log_path}")
             try:
-                # /healthz answers once the app is loaded, and costs nothing
+                # /healthz answers once the app is loaded, and costs nothing; then one
+                # request through Django and the API warms them up, so that a test's
+                # first request (with a 2-second token, say) does not pay for it.
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    httpx.get(f"{self.url}/api/openapi.json", timeout=60)
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)

@@ -31,6 +31,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 from django.http.multipartparser import MultiPartParserError
 from django.utils.functional import empty
 
+from core.errors import error_response
 from core.server.edge import USER_ID_KEY
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,8 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 def detail(status: int, message: Any, **headers: str) -> JsonResponse:
-    response = JsonResponse({"detail": message}, status=status)
+    """`core.errors.error_response`, with extra headers (`Retry_After=...`)."""
+    response = error_response(status, message)
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response

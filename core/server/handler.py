@@ -1,43 +1,22 @@
 """Django's ASGI handler, with each request's sync work in one reused thread.
 
-Django's stock `ASGIHandler` loads the middleware in async mode. Its built-in
-middleware (sessions, CSRF, auth, messages, security, ...) are `MiddlewareMixin`s,
-which in async mode run every `process_request` and `process_response` through its
-own `sync_to_async` hop, and a sync-only middleware (WhiteNoise) in the chain adds
-two more hops around the rest: about fifteen thread switches for one API request.
-Each request also gets a brand new thread (asgiref's per-request
-`ThreadSensitiveContext`), so a persistent database connection could never be
-reused: every request connected to the database and ran its init PRAGMAs again.
-Measured under uvicorn (bench/README.md), that was most of a small request's CPU.
+Django's stock `ASGIHandler` runs its middleware in async mode, one thread hop per
+middleware method, and gives each request a new thread, so a persistent database
+connection is never reused. `OneThreadASGIHandler` keeps Django's pieces (body reading,
+request creation, the middleware, signals, streaming responses) and changes three things:
 
-`OneThreadASGIHandler` keeps Django's pieces (body reading, request creation and its
-errors, the middleware, signals, sending, streaming responses) and changes three
-things:
+- the middleware chain and the view are loaded in sync mode (as under WSGI);
+- one `sync_to_async` hop per request runs `request_started`, the chain, the view and,
+  for a body already in memory, `close()`; a streaming response is closed after it was
+  sent, in a second hop, as Django does;
+- that hop runs on a thread taken from a small pool of single-thread executors
+  (asgiref's `ThreadSensitiveContext(executor=...)`): a request still has a thread of
+  its own while it runs, and the thread's database connection survives between
+  requests as `CONN_MAX_AGE` allows.
 
-- The middleware chain and the view are loaded in sync mode (Django's WSGI path, the
-  same middleware in the same order).
-- One `sync_to_async` hop per request runs `request_started`, the chain and the view,
-  and, for a response whose body is already in memory, its `close()`
-  (`request_finished`); the loop then sends the body. Django's handler made three
-  hops (the signals, the chain, the close) and watched for the client leaving to
-  cancel the view, which for a sync view only drops its answer, as happens here when
-  the client is gone. A streaming response is closed after it was sent, as Django
-  does, in a second hop.
-- The thread that runs a request's sync work is taken from a small pool of
-  single-thread executors instead of being created for the request, through
-  asgiref's `ThreadSensitiveContext(executor=...)`. A request still has a thread of
-  its own while it runs (so one slow request never holds up another), every
-  thread-sensitive call of the request still lands on that one thread, and the
-  thread's database connection survives between requests when `CONN_MAX_AGE`
-  allows (`close_old_connections` at request start and end still applies it).
-
-When its last request in flight has been answered, the handler runs Python's cyclic
-garbage collection if one is due (`core.server.gc_tuning`), so that the pause falls between
-requests instead of inside one.
-
-An executor whose thread is still busy when its request ends (the request was
-cancelled, say at shutdown, while the view ran) is not reused: it finishes that work,
-closes its connections and exits.
+When its last request in flight has been answered, it runs a due garbage collection
+(`core.server.gc_tuning`). An executor still busy when its request ends (cancelled at
+shutdown, say) is not reused: it finishes, closes its connections and exits.
 """
 
 from __future__ import annotations

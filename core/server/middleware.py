@@ -9,7 +9,9 @@ from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from core.errors import error_response
 
 API_PREFIX = "/api/"
 # Sending a message: the one API path that takes multipart bodies larger than 1 MiB.
@@ -42,7 +44,7 @@ class TrailingSlashMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse({"detail": "Invalid Content-Length."}, status=400)
+            return error_response(400, "Invalid Content-Length.")
         limit = settings.MAX_REQUEST_BODY
         if request.path_info.endswith("/image") or request.path_info.startswith("/admin/"):
             # the multipart envelope around a 5 MiB image needs a little room
@@ -54,9 +56,7 @@ class TrailingSlashMiddleware:
         ):
             limit = settings.MAX_MESSAGE_UPLOAD  # a message with up to 4 photos
         if length > limit:
-            return JsonResponse(
-                {"detail": f"Request body too large (at most {limit} bytes)."}, status=413
-            )
+            return error_response(413, f"Request body too large (at most {limit} bytes).")
         return None
 
 
@@ -64,12 +64,10 @@ class PagesOnly:
     """Mixin for middleware that serves the cookie-session site and nothing of the API.
 
     The pages and the admin need sessions, `request.user` and flash messages; the API
-    (Bearer tokens, no session) needs none of them, yet each of these ran on every API
-    request. On `/api/` paths they now pass the request straight on (measured in
-    bench/README.md). The subclasses keep their place in MIDDLEWARE, and the admin's
-    checks for them look for subclasses. CSRF's middleware is left as Django ships it:
-    `check --deploy` looks for it by name, and on API views (all CSRF-exempt) it costs
-    little.
+    (Bearer tokens, no session) needs none of them, so on `/api/` paths these pass the
+    request straight on. The subclasses keep their place in MIDDLEWARE, where the
+    admin's checks look for them. CSRF's middleware is left as Django ships it:
+    `check --deploy` looks for it by name.
     """
 
     get_response: Callable[[HttpRequest], HttpResponse]

@@ -20,7 +20,7 @@ from django_eventstream.channelmanager import DefaultChannelManager
 from django_eventstream.event import Event
 
 from core.models import User
-from messaging.selectors import is_participant
+from messaging.selectors import conversation_has_member
 
 MESSAGE_EVENT = "message"
 # Stored like messages (an id, replayed on resume).
@@ -60,7 +60,8 @@ class ChannelManager(DefaultChannelManager):
         if channel.startswith(INBOX_PREFIX):
             return channel == inbox_channel(user.pk)
         if channel.startswith(CONVERSATION_PREFIX):
-            return is_participant(user, channel.removeprefix(CONVERSATION_PREFIX))
+            conversation_id = channel.removeprefix(CONVERSATION_PREFIX)
+            return conversation_has_member(conversation_id=conversation_id, user=user)
         return False
 
 

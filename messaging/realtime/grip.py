@@ -1,7 +1,8 @@
-"""The stream endpoints on Django's side: what Pushpin asks when `GRIP_URL` is set.
+"""The stream endpoints as Django routes them: the one definition of their paths.
 
-Also the OpenAPI description of the two stream paths (the ASGI route answers them
-otherwise, before Django sees the request).
+`config.urls` mounts this router; the ASGI route (`messaging.realtime.route`) derives
+the paths it answers from these routes by name, so the two cannot part. Django itself
+answers them only for Pushpin (`GRIP_URL`): otherwise the ASGI route answers first.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ from core.auth import user_from_request
 from core.errors import NotAuthenticated, NotFound
 from core.schemas import error_responses
 from messaging.realtime.channels import ChannelManager, stream_channels
-from messaging.realtime.request import NOT_FOUND, conversation_from_path, last_event_ids
+from messaging.realtime.request import conversation_from_path, last_event_ids
+from messaging.selectors import CONVERSATION_NOT_FOUND
 
 router = Router(tags=["messaging"])
+# URL names of the two streams, in the API's namespace.
+INBOX_STREAM = "inbox_events"
+CONVERSATION_STREAM = "conversation_events"
 
 _SSE_DOC = {
     "responses": {
@@ -62,7 +67,7 @@ def django_stream(request: HttpRequest, segment: str | None) -> HttpResponse:
     channels = stream_channels(user.pk, conversation_id)
     manager = ChannelManager()
     if not all(manager.can_read_channel(user, channel) for channel in channels):
-        raise NotFound(NOT_FOUND)
+        raise NotFound(CONVERSATION_NOT_FOUND)
     last_event_ids(request, channels)  # a bad id is a 400 here too
     request.user = user
     return events(request, channels=channels)
@@ -70,6 +75,7 @@ def django_stream(request: HttpRequest, segment: str | None) -> HttpResponse:
 
 @router.get(
     "/events",
+    url_name=INBOX_STREAM,
     auth=None,
     response=error_responses(400, 401),
     openapi_extra=_SSE_DOC,
@@ -81,6 +87,7 @@ def inbox_events(request: HttpRequest) -> HttpResponse:
 
 @router.get(
     "/{conversation_id}/events",
+    url_name=CONVERSATION_STREAM,
     auth=None,
     response=error_responses(400, 401, 404),
     openapi_extra=_SSE_DOC,

@@ -105,9 +105,7 @@ async def pump(
 
     The stream waits on its listener's event alone: the client leaving and the
     keep-alive timer set it too. An event thus costs one future, and a waiting stream
-    holds one task (the disconnect watch) and one timer. (A task, a timer and a set per
-    event, alive until the stream's next event, were with hundreds of open streams most
-    of what Python's cyclic GC had to sweep, in pauses of 20-100 ms: bench/README.md.)
+    holds one task (the disconnect watch) and one timer: little for the cyclic GC to sweep.
     """
     manager = get_listener_manager()
     disconnected = asyncio.ensure_future(_until_disconnect(receive))

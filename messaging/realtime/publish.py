@@ -1,34 +1,28 @@
-"""Publishing a message on its channels: events stored with the message, streams woken after commit.
+"""Publishing a message on its channels, and the ordering guarantee of the streams.
 
-Ordering (event order == stored order, each event once):
-1. `publish_message` is called INSIDE the transaction that stores the message. It appends
-   the message's events to the library's storage there, so the event ids come from the
-   same transaction: the storage's per-channel counter row is locked (`select_for_update`,
-   SQLite's write lock) until commit, which makes ids per channel dense and increasing in
-   commit order. `send_message` gives `created_at` under the conversation's write lock, so
-   within a conversation commit order is also the stored `(created_at, id)` order (an
-   inbox channel, fed by several conversations, follows commit order). A rolled-back
-   message leaves no event and no gap.
-2. Listeners are woken only after commit (`transaction.on_commit`), so nobody is told of a
-   message that is not there. Two threads' on_commit hooks may still run the other way
-   round (event 6 woken before event 5): the live loop (`messaging.realtime.live`) only
-   writes an event whose id follows the last one it wrote; on a gap it re-reads storage
-   in id order, and it drops ids it has already written. Storage, not the wake-up order,
-   is the truth.
-3. Delivery after commit is the library's: local listener queues, or Redis pub/sub to
-   every process when `EVENTSTREAM_REDIS` is set, plus a GRIP publish (with `prev_id`,
-   so Pushpin also notices gaps) when `GRIP_URL` is set.
+The guarantee: every stream delivers each message once, in stored order
+(`(created_at, id)` within a conversation, commit order on an inbox), resumed or live.
+It holds because of three things, each done in one place:
 
-The events are written by `messaging.realtime.storage.append` (the library's tables, three
-queries for the three channels instead of about eight per channel), which locks the
-counter rows in one global order so that concurrent senders never deadlock, and
-creates a missing counter without aborting a PostgreSQL transaction on a race.
+1. Stored order is commit order. `message_send` locks the conversation's row and sets
+   `created_at` past the previous message's while holding it.
+2. Event ids are commit order. `publish_message` runs inside the message's transaction
+   and appends its events there (`EventStorage.append_events`): each channel's counter
+   row stays locked until commit, so ids per channel are dense and increasing in commit
+   order, and a rolled-back message leaves no event and no gap.
+3. Streams write ids in order. Listeners are woken after commit only, so nobody hears
+   of a message that is not stored; two commits' wake-ups may still arrive the other
+   way round, so the live loop (`messaging.realtime.live`) writes only the id that
+   follows the last it wrote, re-reads storage on a gap, and skips ids already written.
+
+Delivery after commit is the library's: local listener queues, or Redis pub/sub to
+every process when `EVENTSTREAM_REDIS` is set, plus a GRIP publish (with `prev_id`, so
+Pushpin also notices gaps) when `GRIP_URL` is set.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from functools import partial
 
@@ -36,11 +30,10 @@ from django.conf import settings
 from django.db import transaction
 from django_eventstream import models as stored
 from django_eventstream.event import Event
-from django_eventstream.utils import publish_event
+from django_eventstream.utils import get_storage, publish_event
 from django_eventstream.views import get_listener_manager
 
 from messaging.models import ConversationMessage
-from messaging.realtime import storage
 from messaging.realtime.channels import (
     MESSAGE_EVENT,
     READ_EVENT,
@@ -48,46 +41,32 @@ from messaging.realtime.channels import (
     conversation_channel,
     inbox_channel,
 )
+from messaging.realtime.storage import trim_expired
 from messaging.schemas import message_payload
-
-# Not on every platform (Windows); where it is missing the delivery only waits longer.
-_yield_cpu = getattr(os, "sched_yield", None)
 
 
 def publish_message(message: ConversationMessage) -> None:
     """Store the message's events now and wake the streams once the transaction commits.
 
     Call it inside the transaction that stores the message, after the message row is
-    written (see the module docstring for why). Outside a transaction it still works:
-    events are stored and delivered at once, in the order of the calls.
+    written. Outside a transaction events are stored and delivered at once.
     """
-    # The payload is JSON-ready (`model_dump(mode="json")`), so the default encoder
-    # writes what ninja's renderer writes for the POST answer, without building one.
+    # The payload is JSON-ready, so the default encoder writes what ninja's renderer
+    # writes for the POST answer: an event equals the answer.
     data = json.dumps(message_payload(message))
     channels = [
         conversation_channel(message.conversation_id),
         *sorted({inbox_channel(message.created_by_id), inbox_channel(message.sent_to_id)}),
     ]
-    events = storage.append(channels, MESSAGE_EVENT, data)
+    events = get_storage().append_events(channels, MESSAGE_EVENT, data)
     transaction.on_commit(partial(_deliver, events))
-    # After the wake-up: once a minute this deletes a minute's worth of expired events.
-    transaction.on_commit(storage.trim_now_and_then)
+    transaction.on_commit(trim_expired)  # after the wake-up, at most once a minute
 
 
 def _deliver(events: list[Event]) -> None:
-    """The second half of the library's `send_event`, for events already in storage.
-
-    Local listeners are woken through the event loop (`call_soon_threadsafe`), which
-    can only run once this request thread lets go of the GIL, and on a busy core
-    only once the OS switches to the loop's thread. Left alone, that waits for the
-    rest of the request (the answer's serialisation, middleware, signals): traced at
-    100 messages a second, commit to the event written on the other participant's
-    stream took 0.36 ms, of which 0.2 ms was that wait. So the thread yields once,
-    after waking them (`os.sched_yield` releases the GIL): 0.15 ms (bench/README.md).
-    """
+    """The second half of the library's `send_event`, for events already in storage."""
     from django_eventstream import eventstream
 
-    woke_local = False
     for event in events:
         pub_id = str(event.id)
         if eventstream.redis_client is not None:
@@ -104,11 +83,8 @@ def _deliver(events: list[Event]) -> None:
             )
         else:
             get_listener_manager().add_to_queues(event.channel, event)
-            woke_local = True
         if settings.GRIP_URL:
             publish_event(event.channel, event.type, event.data, pub_id, str(event.id - 1))
-    if woke_local and _yield_cpu is not None:
-        _yield_cpu()
 
 
 def publish_read(
@@ -127,7 +103,7 @@ def publish_read(
         conversation_channel(conversation_id),
         *sorted({inbox_channel(user_id), inbox_channel(other_user_id)}),
     ]
-    events = storage.append(channels, READ_EVENT, data)
+    events = get_storage().append_events(channels, READ_EVENT, data)
     transaction.on_commit(partial(_deliver, events))
 
 

@@ -14,7 +14,7 @@ from django_eventstream.utils import make_id, sse_encode_event
 
 from core.auth import user_from_request
 from core.errors import NotFound
-from messaging.realtime.request import NOT_FOUND
+from messaging.selectors import CONVERSATION_NOT_FOUND
 
 
 def read_stored(event_request: EventRequest) -> str:
@@ -53,7 +53,7 @@ def open_stream(request: HttpRequest, event_request: EventRequest) -> str:
         try:
             return read_stored(event_request)
         except EventPermissionError as exc:
-            raise NotFound(NOT_FOUND) from exc
+            raise NotFound(CONVERSATION_NOT_FOUND) from exc
     finally:
         connections.close_all()  # whatever CONN_MAX_AGE says: pool threads keep none
 

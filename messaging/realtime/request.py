@@ -1,4 +1,4 @@
-"""What a stream request asks for: the conversation in its path, its credential, where to resume.
+"""What a stream request asks for: the conversation in its path, and where to resume.
 
 Parsed on the event loop before any thread or query is spent, so a bad request is
 answered with the API's 4xx JSON at once.
@@ -9,14 +9,11 @@ from __future__ import annotations
 import uuid
 from urllib.parse import unquote
 
-from django.conf import settings
 from django.http import HttpRequest
 from django_eventstream.utils import parse_last_event_id
 
-from core.auth import bearer_token
-from core.errors import BadRequest, NotAuthenticated, NotFound
-
-NOT_FOUND = "Conversation not found."
+from core.errors import BadRequest, NotFound
+from messaging.selectors import CONVERSATION_NOT_FOUND
 
 
 def conversation_from_path(segment: str | None) -> uuid.UUID | None:
@@ -26,15 +23,7 @@ def conversation_from_path(segment: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(segment)
     except ValueError as exc:
-        raise NotFound(NOT_FOUND) from exc
-
-
-def stream_credential(request: HttpRequest) -> str:
-    """The access token: the Bearer header, else the HttpOnly cookie (as `user_from_request`)."""
-    token = bearer_token(request) or request.COOKIES.get(settings.ACCESS_COOKIE_NAME)
-    if not token:
-        raise NotAuthenticated("Authentication credentials were not provided.")
-    return token
+        raise NotFound(CONVERSATION_NOT_FOUND) from exc
 
 
 def last_event_ids(request: HttpRequest, channels: list[str]) -> dict[str, str]:

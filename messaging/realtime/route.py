@@ -1,62 +1,36 @@
-"""The two SSE endpoints, served by a plain ASGI route that the server mounts in front of Django.
+"""The two SSE endpoints, served by a plain ASGI route the server mounts in front of Django.
 
-`GET /api/chat/{id}/events` and `GET /api/chat/events` (with or without the trailing
-slash) are answered here; the server (`core.server`, setting `SERVER_ROUTES`) sends
-every other request on to Django.
-
-Why not a Django view: Django's ASGI handler gives each request its own
-thread-sensitive context, and the first sync call in it (request signals, middleware,
-a sync view, the library's `sync_to_async(get_events)`) starts a one-thread executor
-that lives as long as the response, i.e. one OS thread and ~230 KiB per open stream
-(measured in NOTES-eventstream.md). Here a stream costs no thread: the database is
-touched in ONE non-thread-sensitive `sync_to_async` job before the stream starts (user,
-participation, where to start), whose worker thread goes back to the pool with its
-connection closed; after that the stream lives on the event loop alone, until a gap or
-an overflow makes it re-read storage (another short job).
+Why not a Django view: Django's ASGI handler gives each request a thread-sensitive
+context whose one-thread executor lives as long as the response, i.e. one OS thread per
+open stream. Here the database is touched in ONE short non-thread-sensitive job before
+the stream starts (user, membership, what was missed), and after that the stream lives
+on the event loop alone (`messaging.realtime.live`), until a gap makes it re-read storage.
 
 Order of the opening steps, and why:
-1. Credential (Bearer header, else the HttpOnly access cookie) and its signature are
-   checked on the loop, so a bad token costs no thread and no query: 401 JSON.
+1. The credential and its signature are checked on the loop: a bad token costs no
+   thread and no query (401).
 2. The listener is registered BEFORE the job reads where to start, so a message
-   committed after that read is either in the read or queued: a stream opened without
-   an id cannot lose a message posted while it starts.
-3. The job checks the user is active (401) and, through `messaging.realtime.channels.ChannelManager`
-   asked by the library's `get_events`, participation (404), then reads the missed
-   events when resuming (`Last-Event-ID` header or `?lastEventId=`).
+   committed meanwhile is either in the read or queued.
+3. The job checks the user is active (401) and, through the channel manager the
+   library's `get_events` asks, membership (404), then reads what was missed.
 4. Only then does the response start, so 401/404 are real statuses, not the library's
    `200` + `stream-error`.
-5. The first chunk is the padding comment, the missed events, then `stream-open`
-   carrying, as its `id:`, the position the stream starts from (the last replayed id,
-   or "now" for a stream opened without an id). A client whose connection drops before
-   any message (a browser's `EventSource` keeps the last `id:` it saw, whatever the
-   event type) then resumes from there instead of from "now", which would lose what was
-   posted during the gap. After the replay, never before it: an id ahead of what the
-   client was sent would make it skip those events when it resumes.
+5. The first chunk is the padding, the missed events, then `stream-open` carrying the
+   position the stream starts from as its `id:`, so a client dropped before any
+   message resumes from there rather than from "now". After the replay, never before:
+   an id ahead of what the client has would make it skip events.
 
-Reused from django-eventstream: `EventRequest` (the holder of channels, last ids and
-user), `get_events` (storage reads, resets of trimmed ids, the channel manager's
-permission check), `Listener` and the process-wide listener manager (local queues and
-the Redis fan-out task), `parse_last_event_id`, `make_id`, `sse_encode_event`,
-`sse_encode_error`, `add_default_headers` (no-cache, no proxy buffering, CORS), and the
-library's wire format (2 KiB padding comment, `stream-open`, `keep-alive`, ids), except
-that `stream-open` comes after the replay and carries an id (step 5).
-Written here instead of the library's `stream()` generator: the live loop, because
-that one writes queued events in arrival order, which is not id order when two
-publishers' after-commit hooks race (see `messaging.realtime.publish`), and it reads storage
-through a thread-sensitive call. This loop writes only the event that follows the last
-id written, re-reads storage in id order on a gap or an overflow, and skips ids already
-written. It also watches for `http.disconnect` and drops the listener at once.
-
-With `GRIP_URL` set, a request that comes through Pushpin (it carries `Grip-Sig`) is
-handed to Django instead, where `messaging.realtime.grip` runs the same checks and then the
-library's own view, which answers at once with GRIP instructions.
+The wire format is the library's (padding comment, `stream-open`, `keep-alive`, ids),
+and so are the pieces reused (`EventRequest`, `get_events`, `Listener` and the listener
+manager, the SSE encoders, `add_default_headers`). Under GRIP, Pushpin's requests (they
+carry `Grip-Sig`) go on to Django, where `messaging.realtime.grip` answers them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
-import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -65,23 +39,27 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
+from django.core.signals import setting_changed
+from django.urls import get_script_prefix, reverse
 from django_eventstream.eventrequest import EventRequest
 from django_eventstream.utils import add_default_headers, make_id
 from django_eventstream.views import Listener, get_listener_manager
 
-from core.errors import ServiceError
+from core.api import api
+from core.auth import request_token
+from core.errors import ServiceError, error_response
 from core.server import gc_tuning
 from core.tokens import decode
 from messaging.realtime.channels import stream_channels
+from messaging.realtime.grip import CONVERSATION_STREAM, INBOX_STREAM
 from messaging.realtime.live import pump, write_body
 from messaging.realtime.replay import open_stream
-from messaging.realtime.request import conversation_from_path, last_event_ids, stream_credential
+from messaging.realtime.request import conversation_from_path, last_event_ids
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-STREAM_PATH = re.compile(r"^/api/chat/(?:(?P<conversation>[^/]+)/)?events/?$")
 # The start of the first chunk: a padding comment that pushes old proxies and browsers
 # to flush (clients such as the bench count a stream ready on its first bytes).
 PADDING = ":" + " " * 2048 + "\n\n"
@@ -105,21 +83,19 @@ def _headers(pairs: dict[str, str]) -> list[tuple[bytes, bytes]]:
 
 
 async def send_error(send: Send, status: int, detail: str) -> None:
-    """The API's error shape (`core.api`), with `WWW-Authenticate` on a 401."""
-    headers = {"Content-Type": "application/json"}
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="stayhub"'
-    body = json.dumps({"detail": detail}).encode()
-    headers["Content-Length"] = str(len(body))
-    await send({"type": "http.response.start", "status": status, "headers": _headers(headers)})
-    await send({"type": "http.response.body", "body": body})
+    """The API's error answer (`core.errors.error_response`), sent over ASGI."""
+    response = error_response(status, detail)
+    response["Content-Length"] = str(len(response.content))
+    headers = _headers(dict(response.items()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.content})
 
 
 async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str | None) -> None:
     request = ASGIRequest(scope, io.BytesIO())
     try:
         request.get_host()  # ALLOWED_HOSTS, as Django would check it
-        user_id = decode(stream_credential(request), "access")["sub"]
+        user_id = decode(request_token(request), "access")["sub"]
         channels = stream_channels(user_id, conversation_from_path(segment))
         event_request = EventRequest()
         event_request.channels = set(channels)
@@ -160,6 +136,27 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
         manager.remove_listener(listener)
 
 
+def build_stream_path() -> re.Pattern[str]:
+    """The stream paths as the URLconf routes them (by name), with or without the slash."""
+    prefix = get_script_prefix()
+
+    def path_of(name: str, **kwargs: str) -> str:
+        return "/" + reverse(f"{api.urls_namespace}:{name}", kwargs=kwargs).removeprefix(prefix)
+
+    marker = "00000000-0000-0000-0000-000000000000"
+    inbox = path_of(INBOX_STREAM)
+    before, after = path_of(CONVERSATION_STREAM, conversation_id=marker).split(marker)
+    conversation = f"{re.escape(before)}(?P<conversation>[^/]+){re.escape(after)}"
+    return re.compile(rf"^(?:{re.escape(inbox)}|{conversation})/?$")
+
+
+stream_path = functools.cache(build_stream_path)
+setting_changed.connect(
+    lambda setting, **_: stream_path.cache_clear() if setting == "ROOT_URLCONF" else None,
+    weak=False,
+)
+
+
 class StreamRoute:
     """The stream paths, mounted by the server in front of Django's handler."""
 
@@ -167,12 +164,12 @@ class StreamRoute:
         """A stream request this route answers (Pushpin's go on to Django, under GRIP)."""
         return (
             scope["method"] == "GET"
-            and STREAM_PATH.match(scope["path"]) is not None
+            and stream_path().match(scope["path"]) is not None
             and not self._via_grip(scope)
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = STREAM_PATH.match(scope["path"])
+        match = stream_path().match(scope["path"])
         assert match is not None  # the server asked `handles` first
         await serve_stream(scope, receive, send, match["conversation"])
 

@@ -18,7 +18,7 @@ from PIL import Image
 from core.models import RevokedTokenFamily, User
 from listings.models import Property
 from messaging.models import ConversationMessage
-from messaging.services import start_conversation
+from messaging.services import conversation_start
 from tests.conftest import PASSWORD, ApiClient
 from tests.listings.conftest import PROPERTY_BODY, make_property
 
@@ -160,7 +160,7 @@ def test_api_logout_from_the_site_itself_works(user):
 @pytest.fixture
 def lists(user, other_user) -> list[str]:
     prop = make_property(user)
-    start_conversation(user=user, other_user_id=other_user.pk)
+    conversation_start(user=user, other_user_id=other_user.pk)
     return [
         "/api/properties",
         "/api/chat",
@@ -250,7 +250,7 @@ def test_the_page_login_redirect_carrying_tokens_says_no_store(user):
 
 
 def test_nul_in_a_message_answers_422_and_stores_nothing(api, user, other_user):
-    conversation, _ = start_conversation(user=user, other_user_id=other_user.pk)
+    conversation, _ = conversation_start(user=user, other_user_id=other_user.pk)
     r = api.post(f"/api/chat/{conversation.pk}/messages", {"body": "hi\x00"})
     assert r.status_code == 422
     assert not ConversationMessage.objects.exists()

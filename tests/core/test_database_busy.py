@@ -17,7 +17,7 @@ from django.db import OperationalError, connection
 
 from core.api import BUSY_RETRY_AFTER, on_database_busy
 from messaging.models import ConversationMessage
-from messaging.services import start_conversation
+from messaging.services import conversation_start
 from tests.conftest import client_for, make_user
 
 pytestmark = pytest.mark.skipif(
@@ -50,7 +50,7 @@ def test_a_message_sent_while_the_write_lock_is_held_answers_503_and_stores_noth
     short_busy_timeout: None,
 ) -> None:
     ann, bob = make_user(name="Ann"), make_user(name="Bob")
-    conversation, _ = start_conversation(user=ann, other_user_id=bob.pk)
+    conversation, _ = conversation_start(user=ann, other_user_id=bob.pk)
     api = client_for(ann)
 
     with write_lock_held():

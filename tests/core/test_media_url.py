@@ -12,7 +12,7 @@ from core.models import User
 from core.schemas import media_url
 from messaging.models import ConversationMessage
 from messaging.schemas import message_payload
-from messaging.services import send_message, start_conversation
+from messaging.services import conversation_start, message_send
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -40,8 +40,8 @@ def test_the_url_is_the_file_url_whether_loaded_accessed_or_deferred(settings) -
 def test_serializing_a_message_leaves_its_users_to_reference_counting() -> None:
     """No FieldFile <-> instance cycle: what the GC would have to find and free."""
     ann, ben = with_avatar("Ann", "avatars/ann.png"), with_avatar("Ben", "avatars/ben.png")
-    conversation, _ = start_conversation(user=ann, other_user_id=ben.pk)
-    sent = send_message(conversation_id=conversation.pk, sender=ann, body="hi")
+    conversation, _ = conversation_start(user=ann, other_user_id=ben.pk)
+    sent = message_send(conversation_id=conversation.pk, sender=ann, body="hi")
     gc.disable()
     try:
         message = ConversationMessage.objects.with_people().get(pk=sent.pk)

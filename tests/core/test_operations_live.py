@@ -215,11 +215,11 @@ def test_a_dependency_that_is_down_answers_503_json_and_health_still_works(
 
 def test_cors_allows_the_configured_origins_only_streams_included(live_server_factory):
     from core.tokens import issue_pair
-    from messaging.services import start_conversation
+    from messaging.services import conversation_start
 
     server = live_server_factory(CORS_ALLOWED_ORIGINS="https://app.example")
     user, other = make_user(), make_user()
-    conversation, _ = start_conversation(user=user, other_user_id=other.pk)
+    conversation, _ = conversation_start(user=user, other_user_id=other.pk)
     token = issue_pair(user).access
     base = server.url
     allowed = {"Origin": "https://app.example"}
@@ -258,10 +258,10 @@ def test_cors_allows_the_configured_origins_only_streams_included(live_server_fa
 
 
 def test_no_log_line_while_streams_open_one_per_stream_when_it_ends(live_server):
-    from messaging.services import start_conversation
+    from messaging.services import conversation_start
 
     user, other = make_user(), make_user()
-    conversation, _ = start_conversation(user=user, other_user_id=other.pk)
+    conversation, _ = conversation_start(user=user, other_user_id=other.pk)
     from core.tokens import issue_pair
 
     headers = {"Authorization": f"Bearer {issue_pair(user).access}"}

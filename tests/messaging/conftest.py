@@ -25,4 +25,4 @@ def carol(db: None) -> User:
 
 @pytest.fixture
 def chat(alice: User, bob: User) -> Conversation:
-    return services.start_conversation(user=alice, other_user_id=bob.pk)[0]
+    return services.conversation_start(user=alice, other_user_id=bob.pk)[0]

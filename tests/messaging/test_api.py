@@ -98,10 +98,10 @@ def test_start_refuses_oneself_unknown_and_malformed_users(as_alice, alice):
 
 def test_list_shows_conversations_latest_activity_first(as_alice, alice, bob):
     carol, dave = make_user(name="Carol"), make_user(name="Dave")
-    with_bob = services.start_conversation(user=alice, other_user_id=bob.pk)[0]
-    with_carol = services.start_conversation(user=carol, other_user_id=alice.pk)[0]
-    with_dave = services.start_conversation(user=alice, other_user_id=dave.pk)[0]
-    services.send_message(conversation_id=with_bob.pk, sender=bob, body="hi from bob")
+    with_bob = services.conversation_start(user=alice, other_user_id=bob.pk)[0]
+    with_carol = services.conversation_start(user=carol, other_user_id=alice.pk)[0]
+    with_dave = services.conversation_start(user=alice, other_user_id=dave.pk)[0]
+    services.message_send(conversation_id=with_bob.pk, sender=bob, body="hi from bob")
 
     response = as_alice.get("/api/chat")
     assert response.status_code == 200
@@ -144,7 +144,7 @@ def test_list_runs_a_fixed_number_of_queries(
     alice, as_alice, conversations, django_assert_num_queries
 ):
     for _ in range(conversations):
-        chat = services.start_conversation(user=alice, other_user_id=make_user().pk)[0]
+        chat = services.conversation_start(user=alice, other_user_id=make_user().pk)[0]
         seed(chat, 3)
     # token user, count, conversations (users joined, unread counted, the other's read
     # mark), last messages, their attachments
@@ -283,7 +283,7 @@ def test_unread_counts_the_other_sides_messages_until_read(as_alice, as_bob, cha
 
 def test_read_on_an_empty_conversation_is_fine(as_alice, chat, bob):
     assert as_alice.post(f"/api/chat/{chat.pk}/read").status_code == 204
-    services.send_message(conversation_id=chat.pk, sender=bob, body="first")
+    services.message_send(conversation_id=chat.pk, sender=bob, body="first")
     assert unread(as_alice, chat) == 1
 
 
@@ -351,7 +351,7 @@ def test_history_refuses_limits_outside_1_to_100(as_alice, chat, limit):
 
 
 def test_history_refuses_a_cursor_from_elsewhere(as_alice, chat, alice):
-    elsewhere = services.start_conversation(user=alice, other_user_id=make_user().pk)[0]
+    elsewhere = services.conversation_start(user=alice, other_user_id=make_user().pk)[0]
     foreign = seed(elsewhere, 1)[0]
     for before in (uuid.uuid4(), foreign.pk):
         response = as_alice.get(f"/api/chat/{chat.pk}/messages", params={"before": before})
@@ -377,16 +377,16 @@ def test_send_runs_a_fixed_number_of_queries_and_one_read_of_both_users(as_bob, 
     assert response.status_code == 201
     statements = [q["sql"] for q in ran.captured_queries if "SAVEPOINT" not in q["sql"]]
     # conversation (locked) with both users, blocks between them, message, modified_at,
-    # event counters (PostgreSQL: locked, then bumped; SQLite: one UPDATE ... RETURNING),
-    # events
-    assert len(statements) == (6 if connection.vendor == "sqlite" else 7), statements
+    # event counters (read, locked on PostgreSQL), counters bumped, events
+    assert len(statements) == 7, statements
     reads_of_users = [sql for sql in statements if '"core_user"' in sql]
     # the sender's token was not looked up on its own: both users come with the conversation
     assert reads_of_users == [statements[0]]
     assert statements[0].count('JOIN "core_user"') == 2
     assert str(chat.pk).replace("-", "") in statements[0].replace("-", "")
     if connection.vendor == "postgresql":
-        assert statements[0].endswith("FOR UPDATE OF c")  # the conversation, not the users
+        # the conversation's row, not the users'
+        assert statements[0].endswith('FOR UPDATE OF "messaging_conversation"')
 
 
 @pytest.mark.parametrize("limit", [1, 100])
@@ -468,7 +468,7 @@ def test_concurrent_requests_on_a_real_server(live_server_factory):
 
 
 def test_admin_pages_render_for_staff(chat, bob):
-    message = services.send_message(conversation_id=chat.pk, sender=bob, body="hello admin")
+    message = services.message_send(conversation_id=chat.pk, sender=bob, body="hello admin")
     staff = Client()
     staff.force_login(make_user(name="Staff", is_staff=True, is_superuser=True))
     for url in (

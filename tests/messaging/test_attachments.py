@@ -250,7 +250,7 @@ def test_an_attachment_is_not_found_through_another_conversation(alice, bob, car
     from messaging import services
 
     message = send(alice, chat.pk, upload(image_bytes()), body="look").json()
-    other, _ = services.start_conversation(user=alice, other_user_id=carol.pk)
+    other, _ = services.conversation_start(user=alice, other_user_id=carol.pk)
     attachment_id = message["attachments"][0]["id"]
     response = Client().get(
         f"/api/chat/{other.pk}/attachments/{attachment_id}", headers=bearer(carol)

@@ -33,8 +33,8 @@ class World:
 @pytest.fixture
 def world() -> World:
     alice, bob, carol = make_user(name="Alice"), make_user(name="Bob"), make_user(name="Carol")
-    conversation, _ = services.start_conversation(user=alice, other_user_id=bob.pk)
-    services.send_message(conversation_id=conversation.pk, sender=bob, body="hello")
+    conversation, _ = services.conversation_start(user=alice, other_user_id=bob.pk)
+    services.message_send(conversation_id=conversation.pk, sender=bob, body="hello")
     return World(alice, bob, carol, conversation.pk)
 
 

@@ -112,7 +112,7 @@ def test_concurrent_sends_with_one_key_store_one_message(alice, bob, chat):
     def sender() -> None:
         try:
             start.wait()
-            message = services.send_message(
+            message = services.message_send(
                 conversation_id=chat.pk, sender=alice, body="racing", idempotency_key="race"
             )
             results.append(str(message.pk))

@@ -28,10 +28,10 @@ def admin_client(staff) -> Client:
 @pytest.fixture
 def reported(alice, bob, chat) -> Report:
     for n in range(7):
-        services.send_message(conversation_id=chat.pk, sender=alice, body=f"before {n}")
-    bad = services.send_message(conversation_id=chat.pk, sender=bob, body="send me money first")
+        services.message_send(conversation_id=chat.pk, sender=alice, body=f"before {n}")
+    bad = services.message_send(conversation_id=chat.pk, sender=bob, body="send me money first")
     for n in range(7):
-        services.send_message(conversation_id=chat.pk, sender=alice, body=f"after {n}")
+        services.message_send(conversation_id=chat.pk, sender=alice, body=f"after {n}")
     report, _ = services.message_report(
         user=alice, conversation_id=chat.pk, message_id=bad.pk, reason="scam", note="off-site"
     )
@@ -100,7 +100,7 @@ def test_hiding_rewrites_the_stored_event_and_closes_its_photos(
     from tests.messaging.images import image_bytes, upload
 
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    bad = services.send_message(
+    bad = services.message_send(
         conversation_id=chat.pk, sender=bob, body="look", images=[upload(image_bytes())]
     )
     [attachment] = bad.attachment_list

@@ -58,7 +58,7 @@ def test_blocking_oneself_is_400_and_an_unknown_user_404(alice, as_alice):
 def test_while_either_blocks_neither_can_post_nor_start(
     alice, bob, chat, as_alice, as_bob, who_blocks
 ):
-    services.send_message(conversation_id=chat.pk, sender=bob, body="before the block")
+    services.message_send(conversation_id=chat.pk, sender=bob, body="before the block")
     blocker = as_alice if who_blocks == "sender" else as_bob
     target = bob if who_blocks == "sender" else alice
     blocker.post(f"/api/users/{target.pk}/block")
@@ -99,7 +99,7 @@ def test_blocked_list_runs_a_fixed_number_of_queries(alice, as_alice, django_ass
 
 
 def test_report_once_then_200_unchanged(alice, bob, chat, as_alice):
-    message = services.send_message(conversation_id=chat.pk, sender=bob, body="buy my crypto")
+    message = services.message_send(conversation_id=chat.pk, sender=bob, body="buy my crypto")
     url = f"/api/chat/{chat.pk}/messages/{message.pk}/report"
     first = as_alice.post(url, {"reason": "scam", "note": "asks for bitcoin"})
     assert first.status_code == 201, first.content
@@ -113,7 +113,7 @@ def test_report_once_then_200_unchanged(alice, bob, chat, as_alice):
 
 
 def test_reporting_ones_own_message_is_400(alice, chat, as_alice):
-    message = services.send_message(conversation_id=chat.pk, sender=alice, body="mine")
+    message = services.message_send(conversation_id=chat.pk, sender=alice, body="mine")
     response = as_alice.post(
         f"/api/chat/{chat.pk}/messages/{message.pk}/report", {"reason": "spam"}
     )
@@ -132,15 +132,15 @@ def test_reporting_ones_own_message_is_400(alice, chat, as_alice):
     ],
 )
 def test_bad_reports_are_422(bob, chat, as_alice, payload):
-    message = services.send_message(conversation_id=chat.pk, sender=bob, body="hi")
+    message = services.message_send(conversation_id=chat.pk, sender=bob, body="hi")
     url = f"/api/chat/{chat.pk}/messages/{message.pk}/report"
     assert as_alice.post(url, payload).status_code == 422
     assert Report.objects.count() == 0
 
 
 def test_report_of_a_message_of_another_conversation_is_404(alice, bob, carol, chat, as_alice):
-    elsewhere, _ = services.start_conversation(user=bob, other_user_id=carol.pk)
-    message = services.send_message(conversation_id=elsewhere.pk, sender=bob, body="hi")
+    elsewhere, _ = services.conversation_start(user=bob, other_user_id=carol.pk)
+    message = services.message_send(conversation_id=elsewhere.pk, sender=bob, body="hi")
     response = as_alice.post(
         f"/api/chat/{chat.pk}/messages/{message.pk}/report", {"reason": "spam"}
     )
@@ -230,7 +230,7 @@ def test_authorization_matrix_of_the_new_endpoints(
     from messaging.models import Report
     from tests.conftest import ApiClient
 
-    message = services.send_message(conversation_id=chat.pk, sender=bob, body="hi")
+    message = services.message_send(conversation_id=chat.pk, sender=bob, body="hi")
     url = path.format(chat=chat.pk, message=message.pk, peer=bob.pk)
     body = {"reason": "spam"} if "report" in path else None
 

@@ -23,13 +23,13 @@ from tests.conftest import make_user
 
 
 def test_start_creates_one_conversation_with_both_participants(alice, bob):
-    conversation, created = services.start_conversation(user=alice, other_user_id=bob.pk)
+    conversation, created = services.conversation_start(user=alice, other_user_id=bob.pk)
     assert created is True
     assert {conversation.user_low_id, conversation.user_high_id} == {alice.pk, bob.pk}
     assert conversation.user_low_id < conversation.user_high_id
     assert set(conversation.participants.values_list("user_id", flat=True)) == {alice.pk, bob.pk}
 
-    again, created_again = services.start_conversation(user=bob, other_user_id=alice.pk)
+    again, created_again = services.conversation_start(user=bob, other_user_id=alice.pk)
     assert (again.pk, created_again) == (conversation.pk, False)
     assert Conversation.objects.count() == 1
     assert Participant.objects.count() == 2
@@ -37,7 +37,7 @@ def test_start_creates_one_conversation_with_both_participants(alice, bob):
 
 def test_start_with_oneself_is_refused(alice):
     with pytest.raises(BadRequest):
-        services.start_conversation(user=alice, other_user_id=alice.pk)
+        services.conversation_start(user=alice, other_user_id=alice.pk)
     assert not Conversation.objects.exists()
 
 
@@ -45,7 +45,7 @@ def test_start_with_unknown_or_inactive_user_is_not_found(alice):
     ghost = make_user(name="Ghost", is_active=False)
     for other_id in (uuid.uuid4(), ghost.pk):
         with pytest.raises(NotFound):
-            services.start_conversation(user=alice, other_user_id=other_id)
+            services.conversation_start(user=alice, other_user_id=other_id)
     assert not Conversation.objects.exists()
 
 
@@ -54,7 +54,7 @@ def test_start_with_unknown_or_inactive_user_is_not_found(alice):
 
 def test_send_stores_trimmed_message_to_the_other_side_and_bumps_activity(chat, alice, bob):
     before = Conversation.objects.get(pk=chat.pk).modified_at
-    message = services.send_message(conversation_id=chat.pk, sender=bob, body="  hello\n")
+    message = services.message_send(conversation_id=chat.pk, sender=bob, body="  hello\n")
 
     stored = ConversationMessage.objects.get(pk=message.pk)
     assert stored.body == "hello"
@@ -65,21 +65,21 @@ def test_send_stores_trimmed_message_to_the_other_side_and_bumps_activity(chat, 
 
 def test_send_by_a_stranger_is_not_found_and_stores_nothing(chat, carol):
     with pytest.raises(NotFound):
-        services.send_message(conversation_id=chat.pk, sender=carol, body="hi")
+        services.message_send(conversation_id=chat.pk, sender=carol, body="hi")
     with pytest.raises(NotFound):
-        services.send_message(conversation_id=uuid.uuid4(), sender=carol, body="hi")
+        services.message_send(conversation_id=uuid.uuid4(), sender=carol, body="hi")
     assert not ConversationMessage.objects.exists()
 
 
 @pytest.mark.parametrize("body", ["", "   \n\t ", "x" * 4001, "a\x00b", 42, None, ["hi"]])
 def test_send_refuses_bad_bodies_and_stores_nothing(chat, alice, body):
     with pytest.raises(Invalid):
-        services.send_message(conversation_id=chat.pk, sender=alice, body=body)
+        services.message_send(conversation_id=chat.pk, sender=alice, body=body)
     assert not ConversationMessage.objects.exists()
 
 
 def test_send_accepts_4000_characters_after_trimming(chat, alice):
-    message = services.send_message(
+    message = services.message_send(
         conversation_id=chat.pk, sender=alice, body="  " + "é" * 4000 + "  "
     )
     assert len(ConversationMessage.objects.get(pk=message.pk).body) == 4000
@@ -89,8 +89,8 @@ def test_created_at_stays_after_the_previous_message_when_the_clock_is_behind(ch
     # As if the previous message came from a host whose clock ran an hour ahead.
     ahead = timezone.now() + timedelta(hours=1)
     Conversation.objects.filter(pk=chat.pk).update(modified_at=ahead)
-    first = services.send_message(conversation_id=chat.pk, sender=alice, body="one")
-    second = services.send_message(conversation_id=chat.pk, sender=alice, body="two")
+    first = services.message_send(conversation_id=chat.pk, sender=alice, body="one")
+    second = services.message_send(conversation_id=chat.pk, sender=alice, body="two")
     assert first.created_at == ahead + timedelta(microseconds=1)
     assert second.created_at == ahead + timedelta(microseconds=2)
     assert list(ConversationMessage.objects.values_list("body", flat=True)) == ["one", "two"]
@@ -99,7 +99,7 @@ def test_created_at_stays_after_the_previous_message_when_the_clock_is_behind(ch
 def test_message_payload_needs_no_query_once_people_are_loaded(
     chat, alice, django_assert_num_queries
 ):
-    sent = services.send_message(conversation_id=chat.pk, sender=alice, body="hi")
+    sent = services.message_send(conversation_id=chat.pk, sender=alice, body="hi")
     with django_assert_num_queries(0):
         payload = message_payload(sent)
     loaded = ConversationMessage.objects.with_people().get(pk=sent.pk)
@@ -114,29 +114,27 @@ def test_message_payload_needs_no_query_once_people_are_loaded(
 
 
 def test_mark_read_sets_the_mark_to_the_latest_message(chat, alice, bob):
-    services.mark_read(conversation_id=chat.pk, user=alice)  # nothing to read yet
+    services.conversation_mark_read(conversation_id=chat.pk, user=alice)  # nothing to read yet
     assert Participant.objects.get(conversation=chat, user=alice).last_read_at is None
-    services.send_message(conversation_id=chat.pk, sender=bob, body="one")
-    latest = services.send_message(conversation_id=chat.pk, sender=bob, body="two")
-    services.mark_read(conversation_id=chat.pk, user=alice)
+    services.message_send(conversation_id=chat.pk, sender=bob, body="one")
+    latest = services.message_send(conversation_id=chat.pk, sender=bob, body="two")
+    services.conversation_mark_read(conversation_id=chat.pk, user=alice)
     assert Participant.objects.get(conversation=chat, user=alice).last_read_at == latest.created_at
     assert Participant.objects.get(conversation=chat, user=bob).last_read_at is None
 
 
 def test_mark_read_by_a_stranger_is_not_found(chat, carol):
     with pytest.raises(NotFound):
-        services.mark_read(conversation_id=chat.pk, user=carol)
+        services.conversation_mark_read(conversation_id=chat.pk, user=carol)
 
 
 def test_participation_selectors(chat, alice, bob, carol):
-    other = services.start_conversation(user=alice, other_user_id=carol.pk)[0]
-    assert sorted(selectors.user_conversation_ids(alice)) == sorted([chat.pk, other.pk])
-    assert selectors.user_conversation_ids(bob) == [chat.pk]
-    assert selectors.is_participant(bob, chat.pk)
-    assert selectors.is_participant(bob, str(chat.pk))
-    assert not selectors.is_participant(bob, other.pk)
-    assert not selectors.is_participant(carol, chat.pk)
-    assert not selectors.is_participant(bob, "not-a-uuid")
+    other = services.conversation_start(user=alice, other_user_id=carol.pk)[0]
+    assert selectors.conversation_has_member(conversation_id=chat.pk, user=bob)
+    assert selectors.conversation_has_member(conversation_id=str(chat.pk), user=bob)
+    assert not selectors.conversation_has_member(conversation_id=other.pk, user=bob)
+    assert not selectors.conversation_has_member(conversation_id=chat.pk, user=carol)
+    assert not selectors.conversation_has_member(conversation_id="not-a-uuid", user=bob)
 
 
 # ------------------------------------------------------------------ concurrency
@@ -174,7 +172,7 @@ def test_concurrent_starts_for_one_pair_leave_one_conversation():
 
     def start(i: int) -> tuple[uuid.UUID, bool]:
         me, other = (alice, bob) if i % 2 else (bob, alice)
-        conversation, created = services.start_conversation(user=me, other_user_id=other.pk)
+        conversation, created = services.conversation_start(user=me, other_user_id=other.pk)
         return conversation.pk, created
 
     results = run_at_once(20, start)
@@ -187,13 +185,13 @@ def test_concurrent_starts_for_one_pair_leave_one_conversation():
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_store_every_message_in_strictly_increasing_order():
     alice, bob = make_user(name="Alice"), make_user(name="Bob")
-    chat = services.start_conversation(user=alice, other_user_id=bob.pk)[0]
+    chat = services.conversation_start(user=alice, other_user_id=bob.pk)[0]
     writers, each = 5, 50
 
     def write(i: int) -> None:
         sender = alice if i % 2 else bob
         for n in range(each):
-            services.send_message(conversation_id=chat.pk, sender=sender, body=f"w{i}-{n}")
+            services.message_send(conversation_id=chat.pk, sender=sender, body=f"w{i}-{n}")
 
     run_at_once(writers, write)
     stored = list(

@@ -88,4 +88,4 @@ def test_signup_then_logout(new_context, live_server):
     # token was spent, so the login page cannot silently revive it
     page.goto("/inbox")
     page.wait_for_timeout(700)
-    assert "/login?next=%2Finbox" in page.url
+    assert "/login?next=/inbox" in page.url

@@ -101,9 +101,9 @@ def test_guest_contacts_host_and_they_talk_live(new_context, live_server):
 def test_older_messages_load_when_scrolling_up(new_context, live_server):
     host = make_user(name="Hugo Host")
     guest = make_user(name="Gina Guest")
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
     for n in range(1, 61):
-        chat.send_message(conversation_id=conversation.pk, sender=guest, body=f"Message {n}")
+        chat.message_send(conversation_id=conversation.pk, sender=guest, body=f"Message {n}")
     page = new_context(user=host).new_page()
     page.goto(f"/inbox/{conversation.pk}")
     expect(messages(page)).to_have_count(50)
@@ -117,8 +117,8 @@ def test_older_messages_load_when_scrolling_up(new_context, live_server):
 def test_stream_resumes_after_server_restart_without_gaps_or_repeats(new_context, live_server):
     host = make_user(name="Hugo Host")
     guest = make_user(name="Gina Guest")
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
-    chat.send_message(conversation_id=conversation.pk, sender=guest, body="Before the restart")
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
+    chat.message_send(conversation_id=conversation.pk, sender=guest, body="Before the restart")
     page = new_context(user=guest).new_page()
     page.goto(f"/inbox/{conversation.pk}")
     state = page.locator("[data-stream-state]")
@@ -161,7 +161,7 @@ def test_stream_resumes_after_server_restart_without_gaps_or_repeats(new_context
 def test_a_message_that_cannot_be_sent_stays_in_the_box(new_context, live_server):
     host = make_user(name="Hugo Host")
     guest = make_user(name="Gina Guest")
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
     page = new_context(user=guest).new_page()
     page.goto(f"/inbox/{conversation.pk}")
     expect(page.locator("[data-stream-state]")).to_have_text("Live")
@@ -183,7 +183,7 @@ def test_a_message_that_cannot_be_sent_stays_in_the_box(new_context, live_server
 def test_strangers_get_not_found(new_context, live_server):
     host = make_user(name="Hugo Host")
     guest = make_user(name="Gina Guest")
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
     page = new_context(user=make_user(name="Sam Stranger")).new_page()
     response = page.goto(f"/inbox/{conversation.pk}")
     assert response.status == 404
@@ -193,7 +193,7 @@ def test_strangers_get_not_found(new_context, live_server):
 def test_tabs_share_one_inbox_stream_and_hand_it_over_when_its_tab_closes(new_context, live_server):
     host = make_user(name="Hugo Host")
     guest = make_user(name="Gina Guest")
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
     context = new_context(user=host)
     inbox_streams: list[str] = []
     context.on(

@@ -21,7 +21,7 @@ def live_server(live_server_factory):
 def test_rate_limited_message_is_refused_visibly_and_kept(new_context, live_server):
     host = make_user(name="Hugo Host")
     guest = make_user(name="Gina Guest")
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
     page = new_context(user=guest).new_page()
     page.goto(f"/inbox/{conversation.pk}")
     box = page.get_by_label(re.compile("^Message to"))

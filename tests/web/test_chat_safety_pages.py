@@ -30,7 +30,7 @@ def box(page: Page):
 
 def open_pair(new_context):
     host, guest = make_user(name="Hugo Host"), make_user(name="Gina Guest")
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
     pages = []
     for person in (guest, host):
         page = new_context(user=person).new_page()

@@ -68,7 +68,7 @@ def test_expired_page_token_is_renewed_for_a_message(new_context, live_server):
 
     host = make_user(name="Hugo Host")
     guest = make_user(name="Gina Guest")
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
     page = new_context(user=guest).new_page()
     page.goto(f"/inbox/{conversation.pk}")
     expect(page.locator("[data-stream-state]")).to_have_text("Live")
@@ -92,7 +92,7 @@ def test_stream_dropped_after_the_cookie_expired_renews_and_resumes(new_context,
 
     host = make_user(name="Hugo Host")
     guest = make_user(name="Gina Guest")
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
     url = f"{live_server.url}/api/chat/{conversation.pk}/messages"
 
     def post(text: str) -> None:
@@ -144,7 +144,7 @@ def test_stream_dropped_before_any_message_resumes_from_where_it_started(new_con
 
     host = make_user(name="Hugo Host")
     guest = make_user(name="Gina Guest")
-    conversation, _ = chat.start_conversation(user=guest, other_user_id=host.pk)
+    conversation, _ = chat.conversation_start(user=guest, other_user_id=host.pk)
     context = new_context(user=guest)
     stream_urls: list[str] = []
     history_loads: list[str] = []

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def chat(db: None) -> Any:
     ann, bob = make_user(name="Ann"), make_user(name="Bob")
-    conversation, _ = services.start_conversation(user=ann, other_user_id=bob.pk)
+    conversation, _ = services.conversation_start(user=ann, other_user_id=bob.pk)
     return conversation, ann, bob
 
 
@@ -73,7 +73,7 @@ def test_through_pushpin_the_answer_is_grip_instructions_after_the_same_checks(
     chat: Any, grip: Client
 ) -> None:
     conversation, ann, bob = chat
-    services.send_message(conversation_id=conversation.pk, sender=ann, body="stored first")
+    services.message_send(conversation_id=conversation.pk, sender=ann, body="stored first")
     path = f"/api/chat/{conversation.pk}/events"
 
     assert grip.get(path).status_code == 401

@@ -8,28 +8,22 @@ order, a rolled-back message) or cannot be looked into (the listener registry).
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
 import uvicorn
 from django.db import connection, transaction
 from django.test import RequestFactory
-from django.utils import timezone
 from django_eventstream.event import Event
-from django_eventstream.models import Event as StoredEvent
-from django_eventstream.storage import EVENT_TIMEOUT
 from django_eventstream.utils import get_storage
 from django_eventstream.views import Listener, get_listener_manager
 
 from core.errors import BadRequest
 from core.tokens import issue_pair
 from messaging import services
-from messaging.realtime import storage as event_log
 from messaging.realtime.channels import conversation_channel, inbox_channel
 from messaging.realtime.live import take_in_order
 from messaging.realtime.request import last_event_ids
@@ -115,7 +109,7 @@ def test_malformed_ids_are_refused(value: str) -> None:
 @pytest.fixture
 def chat(transactional_db: None) -> Any:
     ann, bob = make_user(name="Ann"), make_user(name="Bob")
-    conversation, _ = services.start_conversation(user=ann, other_user_id=bob.pk)
+    conversation, _ = services.conversation_start(user=ann, other_user_id=bob.pk)
     return conversation, ann, bob
 
 
@@ -139,14 +133,14 @@ def test_events_are_stored_with_the_message_and_announced_only_after_commit(
     storage = get_storage()
 
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.send_message(conversation_id=conversation.pk, sender=ann, body="rolled back")
+        services.message_send(conversation_id=conversation.pk, sender=ann, body="rolled back")
         assert storage.get_current_id(channel) == 1  # stored in the message's transaction
         assert listener.channel_items == {}  # nobody told before commit
         raise RuntimeError
     assert storage.get_current_id(channel) == 0  # gone with it: no event, no gap
 
     with transaction.atomic():
-        message = services.send_message(conversation_id=conversation.pk, sender=ann, body="kept")
+        message = services.message_send(conversation_id=conversation.pk, sender=ann, body="kept")
         assert listener.channel_items == {}
     (event,) = listener.channel_items[channel]
     assert event.id == 1
@@ -160,9 +154,9 @@ def test_streams_are_woken_before_the_stored_events_are_trimmed(chat: Any) -> No
     """Once a minute the trim deletes a minute's worth of expired events: after the wake-up."""
     conversation, ann, _ = chat
     with transaction.atomic():
-        services.send_message(conversation_id=conversation.pk, sender=ann, body="hi")
+        services.message_send(conversation_id=conversation.pk, sender=ann, body="hi")
         after_commit = [getattr(f, "func", f).__name__ for _, f, _ in connection.run_on_commit]
-    assert after_commit.index("_deliver") < after_commit.index("trim_now_and_then")
+    assert after_commit.index("_deliver") < after_commit.index("trim_expired")
 
 
 # ---------------------------------------------------------------- disconnects (in-process server)
@@ -223,36 +217,3 @@ def test_a_client_that_leaves_is_dropped_at_once_and_refusals_leave_no_listener(
     assert _listening(channel) == 1
     streams.close(stream)
     assert _until(lambda: _listening(channel) == 0, within=1.0) < 1.0
-
-
-# ---------------------------------------------------------------- the stored event log
-
-
-def test_the_batched_append_writes_what_the_librarys_storage_reads(
-    transactional_db: None, django_assert_num_queries: Any
-) -> None:
-    storage = get_storage()
-    channels = [f"conversation-{make_user().pk}", f"inbox-{make_user().pk}"]
-    first = event_log.append(channels, "message", '{"n": 1}')
-    assert [(e.channel, e.id) for e in first] == [(channels[0], 1), (channels[1], 1)]
-    # PostgreSQL: lock the counters, bump them, insert; SQLite: UPDATE ... RETURNING, insert
-    expected = 3 if connection.features.has_select_for_update else 2
-    with transaction.atomic(), django_assert_num_queries(expected):
-        event_log.append(channels, "message", '{"n": 2}')
-    storage.append_event(channels[0], "message", '{"n": 3}')  # the library's own append
-    for channel in channels:
-        assert storage.get_current_id(channel) == (3 if channel == channels[0] else 2)
-        replay = storage.get_events(channel, 0)  # from the id-0 placeholder
-        assert [json.loads(e.data)["n"] for e in replay][:2] == [1, 2]
-
-
-def test_events_past_the_retention_are_trimmed(transactional_db: None) -> None:
-    channel = f"conversation-{make_user().pk}"
-    event_log.append([channel], "message", "{}")
-    StoredEvent.objects.filter(channel=channel).update(
-        created=timezone.now() - timedelta(minutes=EVENT_TIMEOUT + 1)
-    )
-    event_log._trim["last"] = float("-inf")
-    event_log.append([channel], "message", "{}")
-    event_log.trim_now_and_then()  # what publish_message runs after each commit
-    assert list(StoredEvent.objects.filter(channel=channel).values_list("eid", flat=True)) == [2]
