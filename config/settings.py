@@ -166,6 +166,10 @@ MEDIA_URL = "/media/"
 # Prefix for the URLs of uploaded files in API answers ("" gives root-relative URLs).
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", "") or BASE_DIR / "media")
+# Message photos: only the two participants may load them, through the API
+# (messaging.api). Kept in MEDIA_ROOT's `private/` folder, which the public media route
+# refuses to serve (config.urls); a proxy serving MEDIA_ROOT itself must refuse it too.
+PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", "") or MEDIA_ROOT / "private")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Bodies: 1 MiB for everything, 5 MiB for image uploads (checked per endpoint).
@@ -173,6 +177,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 MAX_REQUEST_BODY = 1024 * 1024
 MAX_IMAGE_UPLOAD = 5 * 1024 * 1024
+# A message with photos (API.md, Limits): up to 4 images of 5 MiB and their envelope.
+MAX_MESSAGE_UPLOAD = 21 * 1024 * 1024
 
 # Tokens (API.md, Conventions).
 JWT_SIGNING_KEY = os.environ.get("JWT_SIGNING_KEY", "") or SECRET_KEY

@@ -52,15 +52,22 @@ class JWTAuth(HttpBearer):
 
     `load_user=False` checks the token alone (signature, expiry, type) and gives a
     `TokenUser`, one query less, for endpoints that read the caller themselves.
+    `cookie=True` also takes the HttpOnly access cookie when there is no header: for
+    reads a browser makes by itself (an `<img>` of a message photo), never for writes.
     """
 
-    def __init__(self, optional: bool = False, load_user: bool = True) -> None:
+    def __init__(
+        self, optional: bool = False, load_user: bool = True, cookie: bool = False
+    ) -> None:
         self.optional = optional
         self.load_user = load_user
+        self.cookie = cookie
         super().__init__()
 
     def __call__(self, request: HttpRequest) -> Any:
         token = bearer_token(request)
+        if token is None and self.cookie:
+            token = request.COOKIES.get(settings.ACCESS_COOKIE_NAME) or None
         if token is None:
             if self.optional:
                 request.user = AnonymousUser()

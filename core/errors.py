@@ -64,6 +64,11 @@ class PayloadTooLarge(ServiceError):
     default_detail = "Request body too large."
 
 
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+    default_detail = "Send JSON (Content-Type: application/json)."
+
+
 class Invalid(ServiceError):
     """Input that parses but breaks a rule (weak password, dates the wrong way round)."""
 

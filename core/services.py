@@ -101,3 +101,10 @@ def user_unsubscribe(*, user_id: Any) -> User | None:
     if user.notify_email:
         user_update(user=user, notify_email=False)
     return user
+def user_deactivate(*, user: User) -> None:
+    """Switch an account off (staff, e.g. after a report): its tokens stop working at
+    once, as every request and stream reads `is_active`; nothing it wrote is deleted.
+    Saved through the model (signals run), so whatever listens for it hears of it."""
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])

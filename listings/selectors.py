@@ -83,3 +83,14 @@ def property_reservations(*, property_id: Any, user: Caller) -> QuerySet:
 def guest_reservations(*, user: User) -> QuerySet[Reservation]:
     """The caller's own stays, soonest first."""
     return _with_property(Reservation.objects.filter(guest=user), user).order_by("start_date", "id")
+
+
+def stay_confirmed_between(a_id: Any, b_id: Any) -> bool:
+    """Whether users `a_id` and `b_id` have a stay together (one a guest of the other's
+    property), upcoming or past: what lets their contact details through in messages
+    (installed into messaging in `listings.apps`). Every stored reservation is a
+    confirmed booking here; with requests that wait for their landlord this must keep
+    to confirmed ones."""
+    return Reservation.objects.filter(
+        Q(guest_id=a_id, property__landlord_id=b_id) | Q(guest_id=b_id, property__landlord_id=a_id)
+    ).exists()

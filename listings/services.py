@@ -23,6 +23,7 @@ from core.selectors import get_or_404
 from listings.constraints import NO_OVERLAP_NAME, database_enforces_no_overlap
 from listings.models import Favorite, Property, Reservation
 from listings.selectors import property_get
+from messaging.selectors import block_exists
 
 # Formats browsers show everywhere, and the file extension each one is stored under.
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
@@ -214,6 +215,8 @@ def _book(
             prop = get_or_404(candidates, pk=property_id)
             if prop.landlord_id == guest.pk:
                 raise Forbidden("You cannot book your own listing.")
+            if block_exists(guest, prop.landlord_id):
+                raise Forbidden("You cannot book with this host: one of you has blocked the other.")
             if guests > prop.guests:
                 raise Invalid(f"This property takes at most {prop.guests} guests.")
             if Reservation.objects.overlapping(prop.pk, start_date, end_date).exists():

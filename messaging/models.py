@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -17,6 +19,29 @@ if TYPE_CHECKING:
 
 # A message body holds at most this many characters once trimmed (API.md).
 BODY_MAX_LENGTH = 4000
+
+
+class PrivateStorage(FileSystemStorage):
+    """Files outside the public media URL (`PRIVATE_MEDIA_ROOT`); they have no URL of
+    their own: an API endpoint checks who asks, then sends the file."""
+
+    @property
+    def base_location(self) -> str:  # type: ignore[override]
+        return str(settings.PRIVATE_MEDIA_ROOT)
+
+    @property
+    def location(self) -> str:  # type: ignore[override]
+        return os.path.abspath(self.base_location)
+
+    def url(self, name: str | None) -> str:
+        raise ValueError("Private files are served by the API, not by URL.")
+
+
+private_storage = PrivateStorage()
+# A report's optional note (API.md: `note?`).
+REPORT_NOTE_MAX_LENGTH = 1000
+# What a message hidden by staff answers as its body (detail, history, replay).
+HIDDEN_BODY = "This message was hidden by stayhub staff."
 # Stands in for "never read" so that one comparison covers both cases.
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -68,6 +93,15 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         )
         return self.annotate(unread_count=Coalesce(Subquery(unread), 0))
 
+    def with_other_last_read(self, user: User) -> ConversationQuerySet:
+        """Annotate `other_last_read_at`: the other participant's read mark (None: never)."""
+        mark = (
+            Participant.objects.filter(conversation=OuterRef("pk"))
+            .exclude(user=user)
+            .values("last_read_at")[:1]
+        )
+        return self.annotate(other_last_read_at=Subquery(mark))
+
     def with_last_message(self) -> ConversationQuerySet:
         """Prefetch each conversation's latest message into `latest_messages` (0 or 1 item).
 
@@ -84,6 +118,7 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
             self.of_user(user)
             .with_users()
             .with_unread_count(user)
+            .with_other_last_read(user)
             .with_last_message()
             .order_by("-modified_at", "-id")
         )
@@ -176,8 +211,16 @@ class Participant(models.Model):
 
 class ConversationMessageQuerySet(models.QuerySet["ConversationMessage"]):
     def with_people(self) -> ConversationMessageQuerySet:
-        """Join sender and recipient, so serializing a Message runs no further query."""
-        return self.select_related("created_by", "sent_to")
+        """Join sender and recipient and fetch the attachments into `attachment_list`
+        (one query for any number of messages), so serializing Messages runs no further
+        query per message. A plain list, not the related manager's cache: that one keeps
+        a queryset pointing back at the message, a cycle only the cyclic GC frees."""
+        attachments = Prefetch(
+            "attachments",
+            queryset=Attachment.objects.order_by("position"),
+            to_attr="attachment_list",
+        )
+        return self.select_related("created_by", "sent_to").prefetch_related(attachments)
 
 
 class ConversationMessage(models.Model):
@@ -200,6 +243,11 @@ class ConversationMessage(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="received_messages"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Contact details were replaced before storage (messaging.masking): the sender's
+    # page says why.
+    masked = models.BooleanField(default=False)
+    # Hidden by staff after a report: kept for the record, answered as HIDDEN_BODY.
+    hidden_at = models.DateTimeField(null=True, blank=True)
 
     objects = ConversationMessageQuerySet.as_manager()
 
@@ -236,3 +284,107 @@ class MessageIdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.key}"
+
+
+def _attachment_path(instance: Attachment, filename: str) -> str:
+    # Random names in one folder per conversation: nothing about the upload is kept.
+    return f"{instance.message.conversation_id}/{filename}"
+
+
+class Attachment(models.Model):
+    """An image sent with a message, stored re-encoded (no metadata) with its thumbnail.
+
+    The files live in `PRIVATE_MEDIA_ROOT`, never under the public media URL: they are
+    served by `GET /api/chat/{id}/attachments/{attachment_id}` to the two participants
+    only (messaging.api). `position` keeps the order in which they were sent.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey(
+        ConversationMessage, on_delete=models.CASCADE, related_name="attachments"
+    )
+    position = models.PositiveSmallIntegerField()
+    image = models.FileField(storage=private_storage, upload_to=_attachment_path, max_length=200)
+    thumbnail = models.FileField(
+        storage=private_storage, upload_to=_attachment_path, max_length=200
+    )
+    content_type = models.CharField(max_length=32)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "position"], name="attachment_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"Attachment {self.position} of {self.message_id}"
+
+
+class Block(models.Model):
+    """`blocker` blocks `blocked`: neither can start a conversation with, write to, or
+    book with the other while it exists (API.md, Safety). Nothing said is deleted."""
+
+    blocker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_made"
+    )
+    blocked = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_received"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="block_unique"),
+            models.CheckConstraint(condition=~Q(blocker=F("blocked")), name="block_not_self"),
+        ]
+        indexes = [models.Index(fields=["blocked", "blocker"], name="block_reverse")]
+
+    def __str__(self) -> str:
+        return f"{self.blocker_id} blocks {self.blocked_id}"
+
+
+class Report(models.Model):
+    """A participant's report of the other's message, for staff (one per message and
+    reporter). Staff act from the admin: hide the message, deactivate its sender."""
+
+    class Reason(models.TextChoices):
+        SPAM = "spam", "Spam"
+        ABUSE = "abuse", "Abuse"
+        SCAM = "scam", "Scam"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+        DISMISSED = "dismissed", "Dismissed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey(
+        ConversationMessage, on_delete=models.CASCADE, related_name="reports"
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports_made"
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    note = models.TextField(max_length=REPORT_NOTE_MAX_LENGTH, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "reporter"], name="report_once"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} report on {self.message_id}"

@@ -10,14 +10,23 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+from django.conf import settings
 from ninja import Header, Schema
 from pydantic import Field, PlainSerializer, WithJsonSchema
 
 from core.schemas import UserOut
-from messaging.models import BODY_MAX_LENGTH, ConversationMessage
+from messaging.models import (
+    BODY_MAX_LENGTH,
+    HIDDEN_BODY,
+    REPORT_NOTE_MAX_LENGTH,
+    Attachment,
+    ConversationMessage,
+    Report,
+)
 
 
-def _iso_utc(value: datetime) -> str:
+def iso_utc(value: datetime) -> str:
+    """A time as every answer and event writes it: UTC, microseconds, "Z"."""
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
@@ -27,7 +36,7 @@ def _iso_utc(value: datetime) -> str:
 # POST answer.) A string in both dump modes, so both paths print the same text.
 Timestamp = Annotated[
     datetime,
-    PlainSerializer(_iso_utc, return_type=str),
+    PlainSerializer(iso_utc, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 
@@ -53,13 +62,56 @@ IdempotencyKey = Annotated[
 ]
 
 
+class AttachmentOut(Schema):
+    id: UUID
+    url: str = Field(
+        ..., description="The image; for the two participants only (Bearer or cookie)."
+    )
+    thumbnail_url: str = Field(..., description="At most 320 px wide; same access as `url`.")
+    width: int
+    height: int
+
+    @staticmethod
+    def resolve_url(obj: Attachment) -> str:
+        return attachment_url(obj.message.conversation_id, obj.pk)
+
+    @staticmethod
+    def resolve_thumbnail_url(obj: Attachment) -> str:
+        return attachment_url(obj.message.conversation_id, obj.pk, thumbnail=True)
+
+
+def attachment_url(conversation_id: Any, attachment_id: Any, *, thumbnail: bool = False) -> str:
+    """An attachment's stable, private address (`PUBLIC_URL` first when it is set)."""
+    tail = "/thumbnail" if thumbnail else ""
+    return f"{settings.PUBLIC_URL}/api/chat/{conversation_id}/attachments/{attachment_id}{tail}"
+
+
 class MessageOut(Schema):
     id: UUID
     conversation_id: UUID
-    body: str
+    body: str = Field(
+        ...,
+        description="The text as stored: contact details masked (see `masked`); a message "
+        f"hidden by staff answers `{HIDDEN_BODY}` and no attachments.",
+    )
     created_by: UserOut
     sent_to: UserOut
     created_at: Timestamp
+    attachments: list[AttachmentOut] = Field(..., description="The photos, in order sent.")
+    masked: bool = Field(
+        ..., description="Contact details were hidden: the two have no confirmed stay yet."
+    )
+
+    @staticmethod
+    def resolve_body(obj: ConversationMessage) -> str:
+        return HIDDEN_BODY if obj.hidden_at is not None else obj.body
+
+    @staticmethod
+    def resolve_attachments(obj: ConversationMessage) -> list[Attachment]:
+        if obj.hidden_at is not None:
+            return []
+        loaded = getattr(obj, "attachment_list", None)  # with_people(), message_send
+        return loaded if loaded is not None else list(obj.attachments.order_by("position"))
 
 
 def message_payload(message: ConversationMessage) -> dict[str, Any]:
@@ -78,6 +130,11 @@ class ConversationOut(Schema):
     modified_at: Timestamp = Field(..., description="Latest activity: the last message's time.")
     last_message: MessageOut | None
     unread_count: int = Field(..., description="The other side's messages not yet read.")
+    other_last_read_at: Timestamp | None = Field(
+        ...,
+        description="The other participant's read mark (null: never): every message "
+        "created at or before it has been seen.",
+    )
 
     @staticmethod
     def resolve_users(obj: Any) -> list[Any]:
@@ -119,3 +176,22 @@ class HistoryQuery(Schema):
 class StartOut(Schema):
     id: UUID
     created: bool
+
+
+class ReportIn(Schema):
+    reason: Report.Reason = Field(..., description="spam, abuse, scam or other.")
+    # No NUL: PostgreSQL cannot store it in text.
+    note: str = Field(
+        "",
+        max_length=REPORT_NOTE_MAX_LENGTH,
+        pattern=r"^[^\x00]*$",
+        description="Optional details.",
+    )
+
+
+class ReportOut(Schema):
+    id: UUID
+    message_id: UUID
+    reason: str
+    note: str
+    created_at: Timestamp

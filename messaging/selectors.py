@@ -12,12 +12,14 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from core.errors import NotFound
 from core.models import User
 from core.selectors import get_or_404
 from messaging.models import (
+    Attachment,
+    Block,
     Conversation,
     ConversationMessage,
     ConversationQuerySet,
@@ -53,7 +55,10 @@ def conversation_get(*, user: User, conversation_id: UUID) -> Conversation:
     rather than prefetched again.
     """
     conversation = get_or_404(
-        Conversation.objects.of_user(user).with_users().with_unread_count(user),
+        Conversation.objects.of_user(user)
+        .with_users()
+        .with_unread_count(user)
+        .with_other_last_read(user),
         pk=conversation_id,
     )
     page = _page(conversation_id=conversation.pk, before=None, limit=DETAIL_MESSAGES)
@@ -102,3 +107,49 @@ def conversation_has_member(*, conversation_id: Any, user: User) -> bool:
         return Conversation.objects.of_user(user).filter(pk=conversation_id).exists()
     except (ValidationError, ValueError):
         return False
+
+
+def block_exists(a: Any, b: Any) -> bool:
+    """Whether either of two users (or user ids) blocks the other (one query).
+
+    What refuses a conversation's start, a message and a booking between them: the
+    listings booking service asks it too (`reservation_create`).
+    """
+    a_id, b_id = getattr(a, "pk", a), getattr(b, "pk", b)
+    return Block.objects.filter(
+        Q(blocker_id=a_id, blocked_id=b_id) | Q(blocker_id=b_id, blocked_id=a_id)
+    ).exists()
+
+
+def block_state(*, user: User, other: User) -> tuple[bool, bool]:
+    """`(user blocks other, other blocks user)`, in one query (the conversation page)."""
+    blockers = set(
+        Block.objects.filter(
+            Q(blocker=user, blocked=other) | Q(blocker=other, blocked=user)
+        ).values_list("blocker_id", flat=True)
+    )
+    return user.pk in blockers, other.pk in blockers
+
+
+def blocked_users(*, user: User) -> QuerySet[User]:
+    """The users `user` blocks, latest block first (`GET /api/users/me/blocked`)."""
+    return User.objects.filter(blocks_received__blocker=user).order_by(
+        "-blocks_received__created_at", "pk"
+    )
+
+
+def attachment_for_download(
+    *, user: User, conversation_id: UUID, attachment_id: UUID
+) -> Attachment:
+    """An attachment of a message in one of `user`'s conversations, else NotFound.
+
+    One query; an attachment of a message hidden by staff is not found either.
+    """
+    return get_or_404(
+        Attachment.objects.filter(
+            message__conversation_id=conversation_id,
+            message__conversation__participants__user=user,
+            message__hidden_at__isnull=True,
+        ),
+        pk=attachment_id,
+    )

@@ -18,6 +18,7 @@ from django.shortcuts import render
 from core.errors import NotFound
 from core.selectors import get_or_404
 from messaging.models import Conversation
+from messaging.selectors import block_state
 
 
 @login_required
@@ -34,8 +35,15 @@ def conversation_page(request: HttpRequest, conversation_id: UUID) -> HttpRespon
         )
     except NotFound as exc:
         raise Http404(exc.detail) from exc
+    other = conversation.other_user(request.user)
+    blocked_by_me, blocks_me = block_state(user=request.user, other=other)
     return render(
         request,
         "messaging/conversation.html",
-        {"conversation": conversation, "other": conversation.other_user(request.user)},
+        {
+            "conversation": conversation,
+            "other": other,
+            "blocked_by_me": blocked_by_me,
+            "blocks_me": blocks_me,
+        },
     )

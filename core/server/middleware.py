@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -15,6 +16,8 @@ from core.errors import error_response
 API_PREFIX = "/api/"
 # Pages whose forms upload a picture (the settings page's avatar): the image limit.
 UPLOAD_PAGES = frozenset({"/settings", "/settings/"})
+# Sending a message: the one API path that takes multipart bodies larger than 1 MiB.
+MESSAGE_SEND_PATH = re.compile(r"^/api/chat/[^/]+/messages$")
 
 
 class TrailingSlashMiddleware:
@@ -49,6 +52,12 @@ class TrailingSlashMiddleware:
         if path.endswith("/image") or path.startswith("/admin/") or path in UPLOAD_PAGES:
             # the multipart envelope around a 5 MiB image needs a little room
             limit = settings.MAX_IMAGE_UPLOAD + 64 * 1024
+        elif (
+            request.method == "POST"
+            and request.content_type == "multipart/form-data"
+            and MESSAGE_SEND_PATH.match(request.path_info)
+        ):
+            limit = settings.MAX_MESSAGE_UPLOAD  # a message with up to 4 photos
         if length > limit:
             return error_response(413, f"Request body too large (at most {limit} bytes).")
         return None

@@ -5,18 +5,28 @@ Channels (django-eventstream's, stored so that every event has an id):
 - `inbox-<user id>`: what `GET /api/chat/events` streams. Every message is also sent to
   both participants' inbox channels, so an inbox stream sees conversations that were
   started after it opened without having to subscribe to them.
+
+Event types: `message` and `read` are stored (ids, replayed on resume); `typing` is
+not (no id, live only) and goes on the conversation's channel, which both participants'
+streams read, so each stream drops its own user's (`is_own_typing`).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from django_eventstream.channelmanager import DefaultChannelManager
+from django_eventstream.event import Event
 
 from core.models import User
 from messaging.selectors import conversation_has_member
 
 MESSAGE_EVENT = "message"
+# Stored like messages (an id, replayed on resume).
+READ_EVENT = "read"
+# Never stored: no id, never replayed, only to the other participant.
+TYPING_EVENT = "typing"
 CONVERSATION_PREFIX = "conversation-"
 INBOX_PREFIX = "inbox-"
 
@@ -53,3 +63,13 @@ class ChannelManager(DefaultChannelManager):
             conversation_id = channel.removeprefix(CONVERSATION_PREFIX)
             return conversation_has_member(conversation_id=conversation_id, user=user)
         return False
+
+
+def is_own_typing(event: Event, user_id: uuid.UUID | str | None) -> bool:
+    """Whether `event` is a typing event of `user_id` (never shown to its typist)."""
+    if event.type != TYPING_EVENT:
+        return False
+    try:
+        return json.loads(event.data).get("user_id") == str(user_id)
+    except (ValueError, AttributeError):
+        return True  # not ours to show

@@ -13,6 +13,7 @@ from django_eventstream.eventstream import EventPermissionError
 from django_eventstream.utils import make_id, sse_encode_error, sse_encode_event
 from django_eventstream.views import Listener, get_listener_manager
 
+from messaging.realtime.channels import TYPING_EVENT, is_own_typing
 from messaging.realtime.replay import reread_stored
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -21,8 +22,13 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 KEEP_ALIVE = "event: keep-alive\ndata:\n\n"
 
 
-def take_in_order(queued: dict[str, list[Any]], last_ids: dict[str, str]) -> tuple[str, bool]:
+def take_in_order(
+    queued: dict[str, list[Any]], last_ids: dict[str, str], user_id: Any = None
+) -> tuple[str, bool]:
     """SSE text for the queued events that follow on from `last_ids`, and whether none is missing.
+
+    Events without an id (`typing`, never stored) are written as they come, without an
+    `id:` line, except the stream's own user's (`user_id`).
 
     Ids are dense per channel (see `messaging.realtime.publish`), so an id past `last + 1` means an
     event whose wake-up has not arrived (yet): stop there and let storage fill the gap.
@@ -35,6 +41,10 @@ def take_in_order(queued: dict[str, list[Any]], last_ids: dict[str, str]) -> tup
             continue
         for item in sorted(items, key=lambda e: int(e.id) if e.id is not None else -1):
             if item.id is None:
+                if item.type == TYPING_EVENT:
+                    if not is_own_typing(item, user_id):
+                        parts.append(sse_encode_event(item.type, item.data))
+                    continue
                 complete = False
                 continue
             event_id, last = int(item.id), int(last_ids[channel])
@@ -114,7 +124,7 @@ async def pump(
                 )
                 listener.channel_items, listener.overflow = {}, False
                 listener.aevent.clear()
-            text, complete = take_in_order(queued, event_request.channel_last_ids)
+            text, complete = take_in_order(queued, event_request.channel_last_ids, listener.user_id)
             if overflow or not complete:
                 try:
                     text += await sync_to_async(reread_stored, thread_sensitive=False)(

@@ -23,16 +23,24 @@ Pushpin also notices gaps) when `GRIP_URL` is set.
 from __future__ import annotations
 
 import json
+import uuid
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django_eventstream import models as stored
 from django_eventstream.event import Event
 from django_eventstream.utils import get_storage, publish_event
 from django_eventstream.views import get_listener_manager
 
 from messaging.models import ConversationMessage
-from messaging.realtime.channels import MESSAGE_EVENT, conversation_channel, inbox_channel
+from messaging.realtime.channels import (
+    MESSAGE_EVENT,
+    READ_EVENT,
+    TYPING_EVENT,
+    conversation_channel,
+    inbox_channel,
+)
 from messaging.realtime.storage import trim_expired
 from messaging.schemas import message_payload
 
@@ -77,3 +85,68 @@ def _deliver(events: list[Event]) -> None:
             get_listener_manager().add_to_queues(event.channel, event)
         if settings.GRIP_URL:
             publish_event(event.channel, event.type, event.data, pub_id, str(event.id - 1))
+
+
+def publish_read(
+    *, conversation_id: uuid.UUID, user_id: uuid.UUID, other_user_id: uuid.UUID, last_read_at: str
+) -> None:
+    """`event: read` to both participants' streams: stored like a message's (an id,
+    replayed on resume), in the caller's transaction, delivered after commit."""
+    data = json.dumps(
+        {
+            "conversation_id": str(conversation_id),
+            "user_id": str(user_id),
+            "last_read_at": last_read_at,
+        }
+    )
+    channels = [
+        conversation_channel(conversation_id),
+        *sorted({inbox_channel(user_id), inbox_channel(other_user_id)}),
+    ]
+    events = get_storage().append_events(channels, READ_EVENT, data)
+    transaction.on_commit(partial(_deliver, events))
+
+
+def publish_typing(
+    *, conversation_id: uuid.UUID, user_id: uuid.UUID, to_user_id: uuid.UUID
+) -> None:
+    """`event: typing` to the other participant's streams only: never stored, no id.
+
+    It goes on the conversation's channel (the typist's own streams of it drop it: the
+    stream route compares `user_id`, Pushpin skips that user) and on the other's inbox
+    channel, through the same fan-out as messages (local queues, or Redis to every
+    worker process), but not through storage: a stream that resumes never sees it.
+    """
+    from django_eventstream import eventstream
+
+    data = json.dumps({"conversation_id": str(conversation_id), "user_id": str(user_id)})
+    for channel in (conversation_channel(conversation_id), inbox_channel(to_user_id)):
+        if eventstream.redis_client is not None:
+            eventstream.redis_client.publish(
+                "events_channel",
+                json.dumps(
+                    {"channel": channel, "event_type": TYPING_EVENT, "data": data, "pub_id": None}
+                ),
+            )
+        else:
+            get_listener_manager().add_to_queues(channel, Event(channel, TYPING_EVENT, data))
+        if settings.GRIP_URL:
+            publish_event(channel, TYPING_EVENT, data, None, None, skip_user_ids=[str(user_id)])
+
+
+def message_rewrite_stored(message: ConversationMessage) -> int:
+    """Rewrite the stored events of `message` as it answers now (a message hidden by
+    staff), so that a stream resuming over it replays what the detail shows. The ids
+    stay; how many events were rewritten. Rare (staff action): a scan is fine."""
+    data = json.dumps(message_payload(message))
+    rewritten = 0
+    for event in stored.Event.objects.filter(type=MESSAGE_EVENT, data__contains=str(message.pk)):
+        try:
+            if json.loads(json.loads(event.data)).get("id") != str(message.pk):
+                continue
+        except (ValueError, AttributeError):
+            continue
+        event.data = json.dumps(data)
+        event.save(update_fields=["data"])
+        rewritten += 1
+    return rewritten

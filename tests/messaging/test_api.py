@@ -120,6 +120,7 @@ def test_list_shows_conversations_latest_activity_first(as_alice, alice, bob):
         "modified_at",
         "last_message",
         "unread_count",
+        "other_last_read_at",
     }
     assert {u["id"] for u in first["users"]} == {str(alice.pk), str(bob.pk)}
     assert set(first["users"][0]) == {"id", "name", "avatar_url"}
@@ -145,8 +146,9 @@ def test_list_runs_a_fixed_number_of_queries(
     for _ in range(conversations):
         chat = services.conversation_start(user=alice, other_user_id=make_user().pk)[0]
         seed(chat, 3)
-    # token user, count, conversations (users joined, unread counted), last messages
-    with django_assert_num_queries(4):
+    # token user, count, conversations (users joined, unread counted, the other's read
+    # mark), last messages, their attachments
+    with django_assert_num_queries(5):
         response = as_alice.get("/api/chat", params={"limit": 100})
     items = response.json()["items"]
     assert len(items) == conversations
@@ -362,8 +364,8 @@ def test_history_refuses_a_cursor_from_elsewhere(as_alice, chat, alice):
 @pytest.mark.parametrize("messages", [1, 120])
 def test_detail_runs_a_fixed_number_of_queries(as_alice, chat, messages, django_assert_num_queries):
     seed(chat, messages)
-    # token user, conversation (users joined, unread counted), latest messages
-    with django_assert_num_queries(3):
+    # token user, conversation (users joined, unread counted), latest messages, attachments
+    with django_assert_num_queries(4):
         response = as_alice.get(f"/api/chat/{chat.pk}")
     assert len(response.json()["messages"]) == min(messages, 50)
 
@@ -374,9 +376,9 @@ def test_send_runs_a_fixed_number_of_queries_and_one_read_of_both_users(as_bob, 
         response = as_bob.post(f"/api/chat/{chat.pk}/messages", {"body": "second"})
     assert response.status_code == 201
     statements = [q["sql"] for q in ran.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # conversation (locked) with both users, message, modified_at, event counters
-    # (read, locked on PostgreSQL), counters bumped, events, and the job that emails the
-    # message if it stays unread (messaging.notifications)
+    # conversation (locked) with both users, blocks between them, message, modified_at,
+    # event counters (read, locked on PostgreSQL), counters bumped, events, and the job
+    # that emails the message if it stays unread (messaging.notifications)
     assert len(statements) == 7, statements
     reads_of_users = [sql for sql in statements if '"core_user"' in sql]
     # the sender's token was not looked up on its own: both users come with the conversation
@@ -392,11 +394,11 @@ def test_send_runs_a_fixed_number_of_queries_and_one_read_of_both_users(as_bob, 
 def test_history_runs_a_fixed_number_of_queries(as_alice, chat, limit, django_assert_num_queries):
     stored = seed(chat, 150)
     url = f"/api/chat/{chat.pk}/messages"
-    # token user, participation, page
-    with django_assert_num_queries(3):
+    # token user, participation, page, its attachments
+    with django_assert_num_queries(4):
         latest = as_alice.get(url, params={"limit": limit})
     # ... and the cursor
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         older = as_alice.get(url, params={"limit": limit, "before": stored[-1].pk})
     assert len(latest.json()["items"]) == len(older.json()["items"]) == limit
 

@@ -120,7 +120,7 @@ class StreamClient:
                 if event.event == "stream-open":
                     stream.opening = event
                 else:
-                    assert event.event in ("message", "stream-reset"), event
+                    assert event.event in ("message", "read", "stream-reset"), event
                     stream.replayed.append(event)
         return stream
 

@@ -26,7 +26,7 @@ function withLastId(url, lastId) {
 
 /**
  * Open an SSE stream of `message` events. `onMessage(data, eventId)` gets each parsed
- * message; `onPosition(eventId)` gets the id `stream-open` carries (where the stream
+ * message; `on` maps other event types (`read`, `typing`) to handlers called the same way; `onPosition(eventId)` gets the id `stream-open` carries (where the stream
  * starts, after any replay); `onState("open" | "reconnecting")` reports the connection;
  * `onResync()` is called when the stream opens again but cannot resume, because no id
  * (neither a message's nor `stream-open`'s) had arrived before it dropped: the caller
@@ -34,7 +34,7 @@ function withLastId(url, lastId) {
  */
 export function openStream(
   url,
-  { onMessage, onPosition = () => {}, onState = () => {}, onResync = () => {}, lastId = null },
+  { onMessage, on = {}, onPosition = () => {}, onState = () => {}, onResync = () => {}, lastId = null },
 ) {
   let lastEventId = lastId;
   let source = null;
@@ -80,6 +80,20 @@ export function openStream(
       }
       onMessage(data, event.lastEventId);
     });
+    // Other events: `read` carries an id (it moves the resume position like a message),
+    // `typing` none (the browser then keeps the last id it had).
+    for (const [type, handler] of Object.entries(on)) {
+      source.addEventListener(type, (event) => {
+        if (event.lastEventId) lastEventId = event.lastEventId;
+        let data;
+        try {
+          data = JSON.parse(event.data);
+        } catch {
+          return;
+        }
+        handler(data, event.lastEventId);
+      });
+    }
     source.addEventListener("error", () => {
       onState("reconnecting");
       if (source.readyState === EventSource.CLOSED) {

@@ -123,17 +123,19 @@ async function errorFrom(response) {
  * Call the JSON API as the signed-in visitor. Resolves to the decoded body (null for
  * 204); rejects with ApiError for an error answer, or a TypeError when the network
  * failed. A visitor who turns out to be signed out is sent to the login page.
+ * A `FormData` body is sent as multipart (the browser sets its Content-Type).
  */
 export async function api(method, path, body) {
+  const multipart = typeof FormData !== "undefined" && body instanceof FormData;
   const send = () => {
     const headers = { Accept: "application/json" };
     if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (body !== undefined && !multipart) headers["Content-Type"] = "application/json";
     return fetch(path, {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : multipart ? body : JSON.stringify(body),
     });
   };
   let response = await send();

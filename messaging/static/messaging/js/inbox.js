@@ -20,7 +20,9 @@ const other = (conversation) => conversation.users.find((user) => user.id !== me
 
 function preview(message) {
   if (!message) return "No messages yet";
-  return message.created_by.id === me.id ? `You: ${message.body}` : message.body;
+  const photos = (message.attachments || []).length;
+  const text = message.body || (photos === 1 ? "Sent a photo" : photos ? `Sent ${photos} photos` : "");
+  return message.created_by.id === me.id ? `You: ${text}` : text;
 }
 
 function render(conversation) {
