@@ -231,6 +231,11 @@ elif TASKS_BACKEND == "database":
 else:
     raise ImproperlyConfigured("TASKS_BACKEND is `database` (the default) or `redis`.")
 
+# Stays (API.md, Reservations): how long a booking request waits for its landlord, and
+# how long before check-in the landlord's check-in details are posted into the thread.
+RESERVATION_REQUEST_TTL = timedelta(seconds=env_int("RESERVATION_REQUEST_TTL", 86400))
+CHECKIN_DETAILS_LEAD = timedelta(seconds=env_int("CHECKIN_DETAILS_LEAD", 172800))
+
 # Events are stored so that streams can resume (Last-Event-ID) after a restart.
 EVENTSTREAM_STORAGE_CLASS = "messaging.realtime.storage.EventStorage"
 # Who may read which stream channel (participants only): see messaging.realtime.channels.

@@ -6,8 +6,8 @@ the streams send it as event data, so an event equals the POST answer exactly.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Header, Schema
@@ -53,13 +53,42 @@ IdempotencyKey = Annotated[
 ]
 
 
+class StaySummaryOut(Schema):
+    """A stay as it was when a message about it was posted (API.md, StaySummary)."""
+
+    id: UUID
+    status: Literal["requested", "confirmed", "declined", "cancelled", "expired"]
+    property_id: UUID
+    property_title: str
+    start_date: date
+    end_date: date
+    guests: int
+    total_price: int
+
+
+class SubjectOut(Schema):
+    """The listing a conversation is about (API.md, Conversation `subject`)."""
+
+    property_id: UUID
+    title: str
+    image_url: str | None
+
+
 class MessageOut(Schema):
     id: UUID
     conversation_id: UUID
+    kind: Literal["text", "reservation", "checkin"] = Field(
+        ...,
+        description="`text`: written by a person; `reservation`: a stay's news, posted by "
+        "the service; `checkin`: the landlord's check-in details, posted before a stay.",
+    )
     body: str
     created_by: UserOut
     sent_to: UserOut
     created_at: Timestamp
+    reservation: StaySummaryOut | None = Field(
+        ..., description="The stay as it was when posted; null for `text`."
+    )
 
 
 def message_payload(message: ConversationMessage) -> dict[str, Any]:
@@ -78,6 +107,9 @@ class ConversationOut(Schema):
     modified_at: Timestamp = Field(..., description="Latest activity: the last message's time.")
     last_message: MessageOut | None
     unread_count: int = Field(..., description="The other side's messages not yet read.")
+    subject: SubjectOut | None = Field(
+        ..., description="The listing the two last talked about (contact or booking)."
+    )
 
     @staticmethod
     def resolve_users(obj: Any) -> list[Any]:

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from core.errors import ServiceError
 from core.models import User
-from listings import services
+from listings import booking, services
 from listings.management.demo_pictures import initials_avatar, landscape
 from listings.models import Property, Reservation
 
@@ -198,7 +198,7 @@ class Command(BaseCommand):
                 continue
             start = today + timedelta(days=in_days)
             try:
-                services.reservation_create(
+                booking.reservation_create(
                     property_id=prop.pk,
                     guest=guest,
                     start_date=start,
