@@ -216,13 +216,23 @@ def test_postgres_exclusion_constraint_lets_one_of_many_concurrent_bookings_thro
         ).fetchone()
         insert = (
             "INSERT INTO listings_reservation (id, property_id, guest_id, start_date, end_date,"
-            " guests, number_of_nights, total_price, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, 1, 1, 1, now())"
+            " guests, number_of_nights, total_price, created_at, status, checkin_removed)"
+            " VALUES (%s, %s, %s, %s, %s, 1, 1, 1, now(), %s, false)"
         )
+        stay = (property_id, guest_id, start_date, end_date)
         with pytest.raises(psycopg.errors.ExclusionViolation):
-            db.execute(insert, (uuid.uuid4(), property_id, guest_id, start_date, end_date))
+            db.execute(insert, (uuid.uuid4(), *stay, "confirmed"))
         db.rollback()
+        # Only confirmed stays are covered: requests (and past answers) may overlap.
+        for status in ("requested", "requested", "declined", "cancelled", "expired"):
+            db.execute(insert, (uuid.uuid4(), *stay, status))
         next_stay = (end_date, end_date + timedelta(days=2))
-        db.execute(insert, (uuid.uuid4(), property_id, guest_id, *next_stay))
+        db.execute(insert, (uuid.uuid4(), property_id, guest_id, *next_stay, "confirmed"))
         db.commit()
-        assert db.execute("SELECT count(*) FROM listings_reservation").fetchone() == (2,)
+        assert db.execute("SELECT count(*) FROM listings_reservation").fetchone() == (7,)
+        # A request overlapping a confirmed stay cannot become confirmed behind its back.
+        with pytest.raises(psycopg.errors.ExclusionViolation):
+            db.execute(
+                "UPDATE listings_reservation SET status = 'confirmed' WHERE status = 'requested'"
+            )
+        db.rollback()
