@@ -242,10 +242,32 @@ def _confirmed(reservation: Reservation) -> None:
         other.status = ReservationStatus.DECLINED
         other.save(update_fields=["status"])
         thread.tell(other, actor=landlord, words=thread.declined_as_taken(other))
+    _schedule_checkin(reservation)
+
+
+def _schedule_checkin(reservation: Reservation) -> None:
     from listings.tasks import checkin_post_job
 
     post_at = _day_start(reservation.start_date) - settings.CHECKIN_DETAILS_LEAD
     defer(checkin_post_job, str(reservation.pk), run_after=max(post_at, timezone.now()))
+
+
+def checkin_details_updated(prop: Property) -> None:
+    """The landlord wrote check-in details: the confirmed stays not yet told and not over
+    get them in time (at once for those already within the lead; the job posts once).
+
+    Call in the transaction that saves them.
+    """
+    if not prop.checkin_details.strip():
+        return
+    waiting = Reservation.objects.filter(
+        property=prop,
+        status=ReservationStatus.CONFIRMED,
+        checkin_message_id__isnull=True,
+        end_date__gte=timezone.localdate(),
+    ).only("pk", "start_date")
+    for reservation in waiting:
+        _schedule_checkin(reservation)
 
 
 # ------------------------------------------------------------------ jobs

@@ -11,10 +11,8 @@ from pydantic import (
     ConfigDict,
     Field,
     RootModel,
-    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
@@ -111,6 +109,7 @@ class PropertyOut(Schema):
         None,
         description="Private check-in details: present for the listing's landlord only, "
         "left out of the answer for anyone else.",
+        exclude_if=lambda value: value is None,
     )
 
     @staticmethod
@@ -121,13 +120,6 @@ class PropertyOut(Schema):
     def resolve_checkin_details(obj: Any) -> str | None:
         # Annotated by `with_favorites` for the landlord alone; absent means not theirs.
         return getattr(obj, "own_checkin_details", None)
-
-    @model_serializer(mode="wrap")
-    def _private_details(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        if data.get("checkin_details") is None:
-            data.pop("checkin_details", None)
-        return data
 
 
 class PropertyFilters(Schema):

@@ -18,7 +18,7 @@ from PIL import Image
 from core.errors import BadRequest, Forbidden, Invalid, PayloadTooLarge
 from core.models import User
 from core.selectors import get_or_404
-from listings import thread
+from listings import booking, thread
 from listings.models import Favorite, Property
 from listings.selectors import property_get
 from messaging import services as messaging
@@ -70,7 +70,10 @@ def property_update(*, property_id: Any, user: User, data: dict[str, Any]) -> Pr
     for key in changed:
         setattr(prop, key, data[key])
     if changed:
-        prop.save(update_fields=changed)
+        with transaction.atomic():
+            prop.save(update_fields=changed)
+            if "checkin_details" in changed:
+                booking.checkin_details_updated(prop)
     return property_get(property_id=prop.pk, user=user)
 
 

@@ -475,6 +475,26 @@ def test_checkin_details_are_posted_once_and_removed_after_the_stay(cast):
     assert checkin[0].body == "Check-in details were removed after the stay."
 
 
+def test_checkin_details_written_late_still_reach_the_stays_due(cast):
+    from listings import booking
+
+    soon = cast.book("guest", cast.instant, 1, 3).json()["id"]
+    later = cast.book("other_guest", cast.instant, 20, 22).json()["id"]
+    booking.checkin_post(reservation_id=soon)  # no details yet: nothing to post
+    assert not ConversationMessage.objects.filter(kind="checkin").exists()
+    DBTaskResult.objects.all().delete()
+    r = cast.client("landlord").patch(
+        f"/api/properties/{cast.instant.pk}", {"checkin_details": "Code 1212"}
+    )
+    assert r.status_code == 200
+    jobs = DBTaskResult.objects.filter(task_path="listings.tasks.checkin_post_job")
+    due = {job.args_kwargs["args"][0]: job.run_after for job in jobs}
+    assert set(due) == {soon, later}
+    assert due[soon] <= timezone.now() < due[later]
+    booking.checkin_post(reservation_id=soon)
+    assert ConversationMessage.objects.get(kind="checkin").body == "Code 1212"
+
+
 def test_checkin_details_wait_for_their_time(cast, settings):
     reservation_id = cast.book("guest", cast.instant, 10, 12).json()["id"]
     job = DBTaskResult.objects.get(task_path="listings.tasks.checkin_post_job")
