@@ -100,3 +100,16 @@ def reservation_get(*, reservation_id: Any, user: User) -> Reservation:
     """One stay, for its guest and its landlord; anyone else: not found (404)."""
     mine = Reservation.objects.filter(Q(guest=user) | Q(property__landlord=user))
     return get_or_404(_with_property(mine, user), pk=reservation_id)
+
+
+def stay_confirmed_between(a_id: Any, b_id: Any) -> bool:
+    """Whether two users have a confirmed stay together (upcoming, running or past), as
+    guest and landlord either way round. One query.
+
+    Messaging asks it (contact details are masked until such a stay exists) through a
+    check that listings installs at start-up, since messaging never imports listings.
+    """
+    confirmed = Reservation.objects.filter(status=ReservationStatus.CONFIRMED)
+    return confirmed.filter(
+        Q(guest_id=a_id, property__landlord_id=b_id) | Q(guest_id=b_id, property__landlord_id=a_id)
+    ).exists()

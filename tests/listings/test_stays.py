@@ -549,3 +549,16 @@ def test_contact_refusals_change_nothing(cast):
     assert unknown.status_code == 404
     assert ApiClient().post(f"/api/properties/{cast.instant.pk}/contact").status_code == 401
     assert fingerprint() == before
+
+
+def test_a_confirmed_stay_between_two_users_is_known_either_way_round(cast):
+    from listings.selectors import stay_confirmed_between
+
+    request = cast.book("guest", cast.on_request, 5, 8).json()["id"]
+    pair = (cast.guest.pk, cast.landlord.pk)
+    assert not stay_confirmed_between(*pair)
+    cast.act("landlord", request, "confirm")
+    assert stay_confirmed_between(*pair) and stay_confirmed_between(*reversed(pair))
+    assert not stay_confirmed_between(cast.guest.pk, cast.stranger.pk)
+    cast.act("guest", request, "cancel")
+    assert not stay_confirmed_between(*pair)
