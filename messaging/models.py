@@ -212,7 +212,9 @@ class ConversationMessage(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="received_messages"
     )
     created_at = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.TEXT)
+    kind = models.CharField(
+        max_length=16, choices=MessageKind.choices, default=MessageKind.TEXT.value
+    )
     # A stay's summary as it was when the message was posted (API.md, StaySummary),
     # handed over by whoever posted it; null for a person's `text` message.
     reservation = models.JSONField(null=True, blank=True)
