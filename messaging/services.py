@@ -15,7 +15,6 @@ from core.auth import TokenUser
 from core.errors import BadRequest, Invalid, NotAuthenticated, NotFound
 from core.models import User
 from core.selectors import get_user
-from messaging.event_rewrite import rewrite_message_events
 from messaging.models import (
     BODY_MAX_LENGTH,
     Conversation,
@@ -25,6 +24,7 @@ from messaging.models import (
     Participant,
 )
 from messaging.realtime import channels, publish
+from messaging.realtime.rewrite import rewrite_message_events
 from messaging.selectors import CONVERSATION_NOT_FOUND
 
 _TICK = timedelta(microseconds=1)
@@ -282,10 +282,10 @@ def message_redact(*, message_id: UUID, body: str) -> bool:
         if message is None:
             return False
         ConversationMessage.objects.filter(pk=message_id).update(body=body)
-        channels = [
+        where = [
             channels.conversation_channel(message["conversation_id"]),
             channels.inbox_channel(message["created_by_id"]),
             channels.inbox_channel(message["sent_to_id"]),
         ]
-        rewrite_message_events(channels, str(message_id), lambda payload: payload.update(body=body))
+        rewrite_message_events(where, str(message_id), lambda payload: payload.update(body=body))
     return True

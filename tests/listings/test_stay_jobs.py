@@ -30,7 +30,7 @@ from messaging.models import ConversationMessage
 from tests.conftest import ROOT, LiveServer, make_user, server_env
 from tests.core.test_worker import stop
 from tests.listings.conftest import days_from_today, make_property
-from tests.messaging.sse import StreamClient, stream_client
+from tests.messaging.realtime.sse import StreamClient, stream_client
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 

@@ -16,7 +16,7 @@ from listings import booking
 from listings.models import Property
 from tests.conftest import LiveServer, make_user
 from tests.listings.conftest import days_from_today, make_property
-from tests.messaging.sse import StreamClient, stream_client
+from tests.messaging.realtime.sse import StreamClient, stream_client
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 

@@ -1,4 +1,4 @@
-"""Rewriting a message inside django-eventstream's stored events.
+"""Rewriting a message inside django-eventstream's stored events (the replay of streams).
 
 A message whose words must no longer be kept (check-in details after the stay) lives
 on in the events that carried it: each stream replays them on resume. This rewrites
