@@ -92,13 +92,19 @@ def request_stay(server: LiveServer, guest: Any, prop: Property) -> str:
     return r.json()["id"]
 
 
-def test_an_unanswered_request_expires_in_the_worker(live_server_factory, worker_factory):
-    server = live_server_factory(RESERVATION_REQUEST_TTL="2")
+def test_an_unanswered_request_expires_in_the_worker(live_server_factory, worker_factory, streams):
+    """In the default setup (no Redis) the worker's message reaches an open stream too:
+    an idle stream looks in storage when its keep-alive is due (1 s here)."""
+    server = live_server_factory(RESERVATION_REQUEST_TTL="2", STREAM_KEEPALIVE_SECONDS="1")
     landlord, guest = make_user(name="Hana Host"), make_user(name="Gus Guest")
     prop = make_property(landlord, instant_book=False)
+    inbox = streams.open(f"{server.url}/api/chat/events", bearer(guest))
     reservation_id = request_stay(server, guest, prop)
+    assert json.loads(inbox.messages(1)[0].data)["reservation"]["status"] == "requested"
     worker_factory()
-    wait_until(lambda: Reservation.objects.get(pk=reservation_id).status == "expired")
+    [live] = inbox.messages(1, timeout=30)
+    assert json.loads(live.data)["reservation"]["status"] == "expired"
+    assert Reservation.objects.get(pk=reservation_id).status == "expired"
     told = ConversationMessage.objects.order_by("created_at").last()
     assert (told.kind, told.created_by_id, told.sent_to_id) == (
         "reservation",
