@@ -160,7 +160,7 @@ def property_contact(*, property_id: Any, user: User) -> tuple[Any, bool]:
     if prop.landlord_id == user.pk:
         raise BadRequest("This is your own listing.")
     with transaction.atomic():
-        conversation, created = messaging.start_conversation(
+        conversation, created = messaging.conversation_start(
             user=user, other_user_id=prop.landlord_id
         )
         messaging.conversation_subject_set(
