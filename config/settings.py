@@ -277,6 +277,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 NOTIFY_DELAY = env_int("NOTIFY_DELAY", 600)
 NOTIFY_RETRY_BASE = env_int("NOTIFY_RETRY_BASE", 30)
 
+# Stays (API.md, Reservations): how long a booking request waits for its landlord, and
+# how long before check-in the landlord's check-in details are posted into the thread.
+RESERVATION_REQUEST_TTL = timedelta(seconds=env_int("RESERVATION_REQUEST_TTL", 86400))
+CHECKIN_DETAILS_LEAD = timedelta(seconds=env_int("CHECKIN_DETAILS_LEAD", 172800))
+
 # Events are stored so that streams can resume (Last-Event-ID) after a restart.
 EVENTSTREAM_STORAGE_CLASS = "messaging.realtime.storage.EventStorage"
 # Who may read which stream channel (participants only): see messaging.realtime.channels.

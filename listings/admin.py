@@ -26,7 +26,15 @@ class FavoriteInline(admin.TabularInline):
 class ReservationInline(admin.TabularInline):
     model = Reservation
     extra = 0
-    fields = ["guest", "start_date", "end_date", "guests", "number_of_nights", "total_price"]
+    fields = [
+        "guest",
+        "status",
+        "start_date",
+        "end_date",
+        "guests",
+        "number_of_nights",
+        "total_price",
+    ]
     readonly_fields = fields
     show_change_link = True
 
@@ -81,12 +89,13 @@ class ReservationAdmin(admin.ModelAdmin):
         "guests",
         "number_of_nights",
         "total_price",
+        "status",
     ]
     list_select_related = ["property", "guest"]
-    list_filter = ["start_date"]
+    list_filter = ["status", "start_date"]
     search_fields = ["property__title", "guest__email"]
     autocomplete_fields = ["property", "guest"]
-    readonly_fields = ["number_of_nights", "total_price", "created_at"]
+    readonly_fields = ["number_of_nights", "total_price", "created_at", "expires_at"]
     date_hierarchy = "start_date"
 
     def save_model(self, request: HttpRequest, obj: Reservation, form: Any, change: bool) -> None:

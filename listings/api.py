@@ -14,14 +14,16 @@ from ninja.pagination import paginate
 from core.auth import JWTAuth
 from core.pagination import LimitOffsetPagination
 from core.schemas import error_responses
-from listings import selectors, services
+from listings import booking, selectors, services
 from listings.models import Property, Reservation
 from listings.schemas import (
+    ContactOut,
     FavoriteOut,
     PropertyFilters,
     PropertyIn,
     PropertyOut,
     PropertyPatch,
+    ReservationFilters,
     ReservationIn,
     ReservationOut,
     ReservationView,
@@ -137,10 +139,11 @@ def favorite_toggle(request: HttpRequest, property_id: UUID) -> dict[str, bool]:
     "/{property_id}/reservations",
     response={201: ReservationOut, **error_responses(401, 403, 404, 409, 413, 422)},
     auth=signed_in,
-    summary="Book a stay (the server prices it; 409 when the dates are taken)",
+    summary="Book a stay: confirmed at once on an instant-book listing, else a request "
+    "(the server prices it; 409 when it overlaps a confirmed stay)",
 )
 def reservation_create(request: HttpRequest, property_id: UUID, payload: ReservationIn) -> Status:
-    reservation = services.reservation_create(
+    reservation = booking.reservation_create(
         property_id=property_id,
         guest=request.auth,
         start_date=payload.start_date,
@@ -161,12 +164,65 @@ def property_reservations(request: HttpRequest, property_id: UUID) -> QuerySet:
     return selectors.property_reservations(property_id=property_id, user=request.auth)
 
 
+@router.post(
+    "/{property_id}/contact",
+    response={200: ContactOut, 201: ContactOut, **error_responses(400, 401, 403, 404, 422)},
+    auth=signed_in,
+    summary="Contact the host: the one conversation with the landlord, about this listing",
+)
+def property_contact(request: HttpRequest, property_id: UUID) -> Status:
+    conversation, created = services.property_contact(property_id=property_id, user=request.auth)
+    return Status(201 if created else 200, {"id": conversation.pk, "created": created})
+
+
 @reservations_router.get(
     "",
     response={200: list[ReservationOut], **error_responses(401, 422)},
     auth=signed_in,
-    summary="The caller's own stays, soonest first",
+    summary="The caller's stays (role=guest) or their listings' (role=host), soonest first",
 )
 @paginate(LimitOffsetPagination)
-def my_reservations(request: HttpRequest) -> QuerySet[Reservation]:
-    return selectors.guest_reservations(user=request.auth)
+def reservation_list(
+    request: HttpRequest, filters: Query[ReservationFilters]
+) -> QuerySet[Reservation]:
+    return selectors.reservation_list(user=request.auth, role=filters.role, status=filters.status)
+
+
+@reservations_router.get(
+    "/{reservation_id}",
+    response={200: ReservationOut, **error_responses(401, 404, 422)},
+    auth=signed_in,
+    summary="One stay, for its guest and its landlord",
+)
+def reservation_detail(request: HttpRequest, reservation_id: UUID) -> Reservation:
+    return selectors.reservation_get(reservation_id=reservation_id, user=request.auth)
+
+
+@reservations_router.post(
+    "/{reservation_id}/confirm",
+    response={200: ReservationOut, **error_responses(401, 403, 404, 409, 422)},
+    auth=signed_in,
+    summary="Confirm a request (landlord); overlapping requests are declined",
+)
+def reservation_confirm(request: HttpRequest, reservation_id: UUID) -> Reservation:
+    return booking.reservation_confirm(reservation_id=reservation_id, user=request.auth)
+
+
+@reservations_router.post(
+    "/{reservation_id}/decline",
+    response={200: ReservationOut, **error_responses(401, 403, 404, 409, 422)},
+    auth=signed_in,
+    summary="Decline a request (landlord)",
+)
+def reservation_decline(request: HttpRequest, reservation_id: UUID) -> Reservation:
+    return booking.reservation_decline(reservation_id=reservation_id, user=request.auth)
+
+
+@reservations_router.post(
+    "/{reservation_id}/cancel",
+    response={200: ReservationOut, **error_responses(401, 404, 409, 422)},
+    auth=signed_in,
+    summary="Cancel a request, or a confirmed stay not yet started (guest or landlord)",
+)
+def reservation_cancel(request: HttpRequest, reservation_id: UUID) -> Reservation:
+    return booking.reservation_cancel(reservation_id=reservation_id, user=request.auth)

@@ -1,11 +1,15 @@
-"""The PostgreSQL-only rule "no two stays of one property share a night".
+"""The PostgreSQL-only rule "no two confirmed stays of one property share a night".
 
 It lives outside `Reservation.Meta.constraints` on purpose: an exclusion constraint
 is PostgreSQL SQL, and in Meta it would break table creation on SQLite and make
 `Model.full_clean()` (the admin) run range operators SQLite does not have. The
 migration adds it through `AddConstraintOnPostgres`, which does nothing elsewhere;
 other databases get the same guarantee from a serialised write in
-`listings.services.book` (and `Reservation.clean` gives the admin a readable error).
+`listings.booking` (and `Reservation.clean` gives the admin a readable error).
+
+Only confirmed stays are covered (a partial constraint, `WHERE status = 'confirmed'`):
+requests may overlap each other and confirmed stays until one of them is confirmed.
+Migration 0002 added the first version, over every stay; 0004 replaces it.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from typing import Any
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeBoundary, RangeOperators
 from django.db.migrations.operations.base import Operation
-from django.db.models import Func
+from django.db.models import Func, Q
 
-NO_OVERLAP_NAME = "reservation_no_overlap"
+# The first version (every stay) and today's (confirmed stays only).
+NO_OVERLAP_ALL_NAME = "reservation_no_overlap"
+NO_OVERLAP_NAME = "reservation_confirmed_no_overlap"
 
 
 class DateRange(Func):
@@ -27,13 +33,15 @@ class DateRange(Func):
     output_field = DateRangeField()
 
 
-def no_overlapping_stays() -> ExclusionConstraint:
+def no_overlapping_stays(*, confirmed_only: bool = True) -> ExclusionConstraint:
+    """Today's constraint; `confirmed_only=False` is migration 0002's, over every stay."""
     return ExclusionConstraint(
-        name=NO_OVERLAP_NAME,
+        name=NO_OVERLAP_NAME if confirmed_only else NO_OVERLAP_ALL_NAME,
         expressions=[
             (DateRange("start_date", "end_date", RangeBoundary()), RangeOperators.OVERLAPS),
             ("property", RangeOperators.EQUAL),
         ],
+        condition=Q(status="confirmed") if confirmed_only else None,
     )
 
 
@@ -78,3 +86,20 @@ class AddConstraintOnPostgres(Operation):
     def deconstruct(self) -> tuple[str, list, dict]:
         kwargs = {"model_name": self.model_name, "constraint": self.constraint}
         return (self.__class__.__name__, [], kwargs)
+
+
+class RemoveConstraintOnPostgres(AddConstraintOnPostgres):
+    """The reverse of `AddConstraintOnPostgres`: drop it on PostgreSQL, add it back on undo."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        super().database_backwards(app_label, schema_editor, to_state, from_state)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        super().database_forwards(app_label, schema_editor, to_state, from_state)
+
+    def describe(self) -> str:
+        return f"Remove {self.constraint.name} from {self.model_name} on PostgreSQL"

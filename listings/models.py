@@ -20,6 +20,7 @@ from listings.querysets import PropertyQuerySet, ReservationQuerySet
 MAX_PRICE_PER_NIGHT = 1_000_000
 MAX_ROOMS = 100
 MAX_GUESTS = 100
+CHECKIN_DETAILS_MAX_LENGTH = 2000
 
 
 class Property(models.Model):
@@ -39,6 +40,10 @@ class Property(models.Model):
     )
     category = models.CharField(max_length=50, blank=True)
     image = models.ImageField(upload_to="properties/", blank=True)
+    # True: a booking is confirmed at once; False: it is a request the landlord answers.
+    instant_book = models.BooleanField(default=True)
+    # Private to the landlord; posted into a confirmed stay's thread before it starts.
+    checkin_details = models.TextField(max_length=CHECKIN_DETAILS_MAX_LENGTH, blank=True)
     # A default rather than auto_now_add so that imports and demo data can set it.
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -86,12 +91,25 @@ class Favorite(models.Model):
         return f"{self.user_id} likes {self.property_id}"
 
 
+class ReservationStatus(models.TextChoices):
+    REQUESTED = "requested"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
 class Reservation(models.Model):
     """A stay from `start_date` (check-in) to `end_date` (check-out), nights in between.
 
-    Two stays of one property never share a night: on PostgreSQL an exclusion
-    constraint (see `listings.constraints`), elsewhere the serialised write in
-    `listings.services.book`.
+    Two confirmed stays of one property never share a night: on PostgreSQL an
+    exclusion constraint (see `listings.constraints`), elsewhere the serialised write
+    in `listings.booking`. Requests may overlap until one is confirmed.
+
+    A request not answered by `expires_at` is expired from that moment on, whether or
+    not the job that writes `expired` has run yet: `current_status` (and the
+    querysets' `in_status`) read it that way, so nothing can act on a stale request.
+    A stay written without a status (the admin, an import) is a confirmed one.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -110,7 +128,16 @@ class Reservation(models.Model):
     guests = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     number_of_nights = models.PositiveIntegerField()
     total_price = models.PositiveBigIntegerField()
+    status = models.CharField(
+        max_length=16, choices=ReservationStatus.choices, default=ReservationStatus.CONFIRMED
+    )
     created_at = models.DateTimeField(default=timezone.now)
+    # When a request expires unanswered (created_at + RESERVATION_REQUEST_TTL).
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # The `checkin` message posted into the thread for this stay, and whether its
+    # words have been removed since (after the stay, or on cancellation).
+    checkin_message_id = models.UUIDField(null=True, blank=True, editable=False)
+    checkin_removed = models.BooleanField(default=False, editable=False)
 
     objects = ReservationQuerySet.as_manager()
 
@@ -133,6 +160,15 @@ class Reservation(models.Model):
     def __str__(self) -> str:
         return f"{self.property_id}: {self.start_date} to {self.end_date}"
 
+    def current_status(self) -> str:
+        """The status as of now: a request past `expires_at` is expired (see above)."""
+        if self.status == ReservationStatus.REQUESTED and self.is_past_expiry():
+            return ReservationStatus.EXPIRED
+        return self.status
+
+    def is_past_expiry(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
     def price(self) -> None:
         """Set nights and total from the dates and the property's nightly price."""
         self.number_of_nights = (self.end_date - self.start_date).days
@@ -144,8 +180,10 @@ class Reservation(models.Model):
         if self.start_date and self.end_date and self.property_id:
             if self.end_date <= self.start_date:
                 raise ValidationError({"end_date": "The stay must end after it starts."})
-            clash = Reservation.objects.overlapping(
+            if self.status != ReservationStatus.CONFIRMED:
+                return
+            clash = Reservation.objects.confirmed_overlapping(
                 self.property_id, self.start_date, self.end_date
             ).exclude(pk=self.pk)
             if clash.exists():
-                raise ValidationError("These dates overlap another stay at this property.")
+                raise ValidationError("These dates overlap a confirmed stay at this property.")

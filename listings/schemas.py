@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
@@ -17,7 +17,12 @@ from pydantic import (
 )
 
 from core.schemas import UserOut, media_url
-from listings.models import MAX_GUESTS, MAX_PRICE_PER_NIGHT, MAX_ROOMS
+from listings.models import (
+    CHECKIN_DETAILS_MAX_LENGTH,
+    MAX_GUESTS,
+    MAX_PRICE_PER_NIGHT,
+    MAX_ROOMS,
+)
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
@@ -31,6 +36,15 @@ Category = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50
 Price = Annotated[int, Field(ge=1, le=MAX_PRICE_PER_NIGHT)]
 Rooms = Annotated[int, Field(ge=0, le=MAX_ROOMS)]
 Guests = Annotated[int, Field(ge=1, le=MAX_GUESTS)]
+CheckinDetails = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=CHECKIN_DETAILS_MAX_LENGTH),
+    Field(
+        description="Private to the landlord: posted into a confirmed stay's thread "
+        "CHECKIN_DETAILS_LEAD before it starts, removed after it."
+    ),
+]
+Status = Literal["requested", "confirmed", "declined", "cancelled", "expired"]
 
 
 class PropertyIn(Schema):
@@ -45,6 +59,8 @@ class PropertyIn(Schema):
     country: Country
     country_code: CountryCode
     category: Category = ""
+    instant_book: bool = Field(True, description="False: bookings are requests to confirm")
+    checkin_details: CheckinDetails = ""
 
 
 class PropertyPatch(Schema):
@@ -61,6 +77,8 @@ class PropertyPatch(Schema):
     country: Country | None = None
     country_code: CountryCode | None = None
     category: Category | None = None
+    instant_book: bool | None = None
+    checkin_details: CheckinDetails | None = None
 
     @field_validator("*")
     @classmethod
@@ -86,10 +104,22 @@ class PropertyOut(Schema):
     landlord: UserOut
     created_at: datetime
     is_favorite: bool = Field(..., description="Whether the caller keeps it; false for anonymous")
+    instant_book: bool = Field(..., description="True: booked at once; false: a request")
+    checkin_details: str | None = Field(
+        None,
+        description="Private check-in details: present for the listing's landlord only, "
+        "left out of the answer for anyone else.",
+        exclude_if=lambda value: value is None,
+    )
 
     @staticmethod
     def resolve_image_url(obj: Any) -> str | None:
         return media_url(obj, "image")
+
+    @staticmethod
+    def resolve_checkin_details(obj: Any) -> str | None:
+        # Annotated by `with_favorites` for the landlord alone; absent means not theirs.
+        return getattr(obj, "own_checkin_details", None)
 
 
 class PropertyFilters(Schema):
@@ -141,12 +171,32 @@ class ReservationDatesOut(Schema):
 class ReservationOut(Schema):
     id: UUID
     property: PropertyOut
+    guest: UserOut
     start_date: date
     end_date: date
     number_of_nights: int
     guests: int
     total_price: int = Field(..., description="number_of_nights x price_per_night")
+    status: Status = Field(
+        ..., description="As of now: a request unanswered past RESERVATION_REQUEST_TTL is expired"
+    )
     created_at: datetime
+
+    @staticmethod
+    def resolve_status(obj: Any) -> str:
+        return obj.current_status()
+
+
+class ReservationFilters(Schema):
+    role: Literal["guest", "host"] = Field(
+        "guest", description="`guest`: the caller's own stays; `host`: stays of their listings"
+    )
+    status: Status | None = Field(None, description="Only stays in this status (as of now)")
+
+
+class ContactOut(Schema):
+    id: UUID = Field(..., description="The conversation with the listing's landlord")
+    created: bool
 
 
 class ReservationView(RootModel[ReservationOut | ReservationDatesOut]):

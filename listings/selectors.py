@@ -17,7 +17,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from core.errors import NotAuthenticated
 from core.models import User
 from core.selectors import get_or_404
-from listings.models import Property, Reservation
+from listings.models import Property, Reservation, ReservationStatus
 
 Caller = User | AnonymousUser
 
@@ -63,12 +63,16 @@ def property_get(*, property_id: Any, user: Caller) -> Property:
 
 
 def _with_property(qs: QuerySet[Reservation], user: Caller) -> QuerySet[Reservation]:
-    # One extra query for all the page's properties, each with the caller's flag.
-    return qs.prefetch_related(Prefetch("property", queryset=Property.objects.with_favorites(user)))
+    # The guest joined; one extra query for all the page's properties, each with the
+    # caller's flags (favorite, private check-in details for their landlord).
+    return qs.select_related("guest").prefetch_related(
+        Prefetch("property", queryset=Property.objects.with_favorites(user))
+    )
 
 
 def property_reservations(*, property_id: Any, user: Caller) -> QuerySet:
-    """The stays of one property: whole for its landlord, dates only for anyone else.
+    """The stays of one property: whole, of every status, for its landlord; for anyone
+    else only the dates of the confirmed ones.
 
     Others get plain `{"start_date", "end_date"}` rows, so nothing more about the
     guests can leak through serialization.
@@ -77,20 +81,35 @@ def property_reservations(*, property_id: Any, user: Caller) -> QuerySet:
     qs = Reservation.objects.filter(property=prop).order_by("start_date", "id")
     if user.is_authenticated and prop.landlord_id == user.pk:
         return _with_property(qs, user)
-    return qs.values("start_date", "end_date")
+    return qs.filter(status=ReservationStatus.CONFIRMED).values("start_date", "end_date")
 
 
-def guest_reservations(*, user: User) -> QuerySet[Reservation]:
-    """The caller's own stays, soonest first."""
-    return _with_property(Reservation.objects.filter(guest=user), user).order_by("start_date", "id")
+def reservation_list(*, user: User, role: str = "guest", status: str | None = None) -> QuerySet:
+    """The caller's stays as guest (`role="guest"`) or of the caller's listings
+    (`role="host"`), soonest first; `status` as of now (a stale request is expired)."""
+    if role == "host":
+        qs = Reservation.objects.filter(property__landlord=user)
+    else:
+        qs = Reservation.objects.filter(guest=user)
+    if status:
+        qs = qs.in_status(status)
+    return _with_property(qs, user).order_by("start_date", "id")
+
+
+def reservation_get(*, reservation_id: Any, user: User) -> Reservation:
+    """One stay, for its guest and its landlord; anyone else: not found (404)."""
+    mine = Reservation.objects.filter(Q(guest=user) | Q(property__landlord=user))
+    return get_or_404(_with_property(mine, user), pk=reservation_id)
 
 
 def stay_confirmed_between(a_id: Any, b_id: Any) -> bool:
-    """Whether users `a_id` and `b_id` have a stay together (one a guest of the other's
-    property), upcoming or past: what lets their contact details through in messages
-    (installed into messaging in `listings.apps`). Every stored reservation is a
-    confirmed booking here; with requests that wait for their landlord this must keep
-    to confirmed ones."""
-    return Reservation.objects.filter(
+    """Whether two users have a confirmed stay together (upcoming, running or past), as
+    guest and landlord either way round. One query.
+
+    Messaging asks it (contact details are masked until such a stay exists) through a
+    check that listings installs at start-up, since messaging never imports listings.
+    """
+    confirmed = Reservation.objects.filter(status=ReservationStatus.CONFIRMED)
+    return confirmed.filter(
         Q(guest_id=a_id, property__landlord_id=b_id) | Q(guest_id=b_id, property__landlord_id=a_id)
     ).exists()

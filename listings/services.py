@@ -1,4 +1,4 @@
-"""Writes: listings, their pictures, favorites and bookings.
+"""Writes: listings, their pictures, favorites, and "contact the host" (stays: `booking`).
 
 Rules about who may do what and whether a stay is possible are checked here and
 raised as `core.errors` domain errors; the database constraints are the backstop
@@ -8,31 +8,24 @@ for anything that races past a check.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, OperationalError, connection, transaction
-from django.utils import timezone
+from django.db import transaction
 from PIL import Image
 
-from core.errors import Conflict, Forbidden, Invalid, PayloadTooLarge
+from core.errors import BadRequest, Forbidden, Invalid, PayloadTooLarge
 from core.models import User
 from core.selectors import get_or_404
-from listings.constraints import NO_OVERLAP_NAME, database_enforces_no_overlap
-from listings.models import Favorite, Property, Reservation
+from listings import booking, thread
+from listings.models import Favorite, Property
 from listings.selectors import property_get
-from messaging.selectors import block_exists
+from messaging import services as messaging
 
 # Formats browsers show everywhere, and the file extension each one is stored under.
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
 MAX_IMAGE_PIXELS = 40_000_000
-MAX_NIGHTS = 365
-# PostgreSQL's SQLSTATE for "deadlock detected", and how often a booking is tried.
-DEADLOCK = "40P01"
-DEADLOCK_ATTEMPTS = 3
-OVERLAP = "These dates overlap another stay."
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -45,6 +38,8 @@ EDITABLE_FIELDS = frozenset(
         "country",
         "country_code",
         "category",
+        "instant_book",
+        "checkin_details",
     }
 )
 
@@ -75,7 +70,10 @@ def property_update(*, property_id: Any, user: User, data: dict[str, Any]) -> Pr
     for key in changed:
         setattr(prop, key, data[key])
     if changed:
-        prop.save(update_fields=changed)
+        with transaction.atomic():
+            prop.save(update_fields=changed)
+            if "checkin_details" in changed:
+                booking.checkin_details_updated(prop)
     return property_get(property_id=prop.pk, user=user)
 
 
@@ -152,83 +150,20 @@ def favorite_toggle(*, property_id: Any, user: User) -> bool:
         return True
 
 
-def _check_stay(start_date: date, end_date: date) -> None:
-    if end_date <= start_date:
-        raise Invalid("end_date must be after start_date.")
-    if start_date < timezone.localdate():
-        raise Invalid("start_date is in the past.")
-    if (end_date - start_date).days > MAX_NIGHTS:
-        raise Invalid(f"A stay is at most {MAX_NIGHTS} nights.")
+def property_contact(*, property_id: Any, user: User) -> tuple[Any, bool]:
+    """ "Contact host": the one conversation with the listing's landlord, about it.
 
-
-def reservation_create(
-    *, property_id: Any, guest: User, start_date: date, end_date: date, guests: int
-) -> Reservation:
-    """Book a stay; the server prices it. Of overlapping concurrent bookings one wins.
-
-    On PostgreSQL the exclusion constraint decides (bookings of one property on other
-    dates do not wait for each other); elsewhere the property row is locked and the
-    check and insert run in one serialised transaction (SQLite: BEGIN IMMEDIATE).
+    Answers the conversation and whether it is new, as `start` does; its subject
+    becomes this listing. 400 on one's own listing, 404 for an unknown one.
     """
-    _check_stay(start_date, end_date)
-    stay = {
-        "property_id": property_id,
-        "guest": guest,
-        "start_date": start_date,
-        "end_date": end_date,
-        "guests": guests,
-    }
-    attempts_left = DEADLOCK_ATTEMPTS
-    while True:
-        try:
-            return _book(**stay)
-        except OperationalError as exc:
-            attempts_left -= 1
-            if not _deadlocked(exc):
-                raise
-            if not attempts_left:
-                raise Conflict(OVERLAP) from exc
-
-
-def _deadlocked(exc: OperationalError) -> bool:
-    """Whether PostgreSQL aborted the booking as a deadlock, and it can simply be tried again.
-
-    PostgreSQL checks an exclusion constraint by waiting for the transactions whose
-    uncommitted rows conflict with the new one, so two overlapping bookings can wait
-    for each other and one is aborted ("deadlock detected", seen with 8 at once). Its
-    stay overlapped another: tried again, it finds that one committed and is a 409
-    (and a 409 it is if it keeps being the one aborted). Not inside a caller's
-    transaction, which the abort has spoilt.
-    """
-    deadlock = getattr(exc.__cause__, "sqlstate", None) == DEADLOCK
-    return deadlock and not connection.in_atomic_block
-
-
-def _book(
-    *, property_id: Any, guest: User, start_date: date, end_date: date, guests: int
-) -> Reservation:
-    try:
-        with transaction.atomic():
-            candidates = Property.objects.all()
-            if not database_enforces_no_overlap(connection.vendor):
-                candidates = candidates.select_for_update()
-            prop = get_or_404(candidates, pk=property_id)
-            if prop.landlord_id == guest.pk:
-                raise Forbidden("You cannot book your own listing.")
-            if block_exists(guest, prop.landlord_id):
-                raise Forbidden("You cannot book with this host: one of you has blocked the other.")
-            if guests > prop.guests:
-                raise Invalid(f"This property takes at most {prop.guests} guests.")
-            if Reservation.objects.overlapping(prop.pk, start_date, end_date).exists():
-                raise Conflict(OVERLAP)
-            reservation = Reservation(
-                property=prop, guest=guest, start_date=start_date, end_date=end_date, guests=guests
-            )
-            reservation.price()
-            reservation.save(force_insert=True)
-    except IntegrityError as exc:
-        if NO_OVERLAP_NAME in str(exc):
-            raise Conflict(OVERLAP) from exc
-        raise
-    reservation.property = property_get(property_id=prop.pk, user=guest)
-    return reservation
+    prop = get_or_404(Property.objects.all(), pk=property_id)
+    if prop.landlord_id == user.pk:
+        raise BadRequest("This is your own listing.")
+    with transaction.atomic():
+        conversation, created = messaging.conversation_start(
+            user=user, other_user_id=prop.landlord_id
+        )
+        messaging.conversation_subject_set(
+            conversation_id=conversation.pk, subject=thread.subject(prop)
+        )
+    return conversation, created

@@ -144,6 +144,10 @@ class Conversation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # What the two last talked about, as the caller handed it (a listing's
+    # `{"property_id", "title", "image_url"}`): stored, never looked up, so that
+    # messaging knows nothing of listings.
+    subject = models.JSONField(null=True, blank=True)
 
     objects = ConversationQuerySet.as_manager()
 
@@ -209,6 +213,14 @@ class Participant(models.Model):
         return f"{self.user_id} in {self.conversation_id}"
 
 
+class MessageKind(models.TextChoices):
+    """Who wrote it: a person (`text`), or the service about a stay between the two."""
+
+    TEXT = "text"
+    RESERVATION = "reservation"
+    CHECKIN = "checkin"
+
+
 class ConversationMessageQuerySet(models.QuerySet["ConversationMessage"]):
     def with_people(self) -> ConversationMessageQuerySet:
         """Join sender and recipient and fetch the attachments into `attachment_list`
@@ -248,6 +260,12 @@ class ConversationMessage(models.Model):
     masked = models.BooleanField(default=False)
     # Hidden by staff after a report: kept for the record, answered as HIDDEN_BODY.
     hidden_at = models.DateTimeField(null=True, blank=True)
+    kind = models.CharField(
+        max_length=16, choices=MessageKind.choices, default=MessageKind.TEXT.value
+    )
+    # A stay's summary as it was when the message was posted (API.md, StaySummary),
+    # handed over by whoever posted it; null for a person's `text` message.
+    reservation = models.JSONField(null=True, blank=True)
 
     objects = ConversationMessageQuerySet.as_manager()
 

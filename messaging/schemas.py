@@ -6,8 +6,8 @@ the streams send it as event data, so an event equals the POST answer exactly.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from django.conf import settings
@@ -86,9 +86,35 @@ def attachment_url(conversation_id: Any, attachment_id: Any, *, thumbnail: bool 
     return f"{settings.PUBLIC_URL}/api/chat/{conversation_id}/attachments/{attachment_id}{tail}"
 
 
+class StaySummaryOut(Schema):
+    """A stay as it was when a message about it was posted (API.md, StaySummary)."""
+
+    id: UUID
+    status: Literal["requested", "confirmed", "declined", "cancelled", "expired"]
+    property_id: UUID
+    property_title: str
+    start_date: date
+    end_date: date
+    guests: int
+    total_price: int
+
+
+class SubjectOut(Schema):
+    """The listing a conversation is about (API.md, Conversation `subject`)."""
+
+    property_id: UUID
+    title: str
+    image_url: str | None
+
+
 class MessageOut(Schema):
     id: UUID
     conversation_id: UUID
+    kind: Literal["text", "reservation", "checkin"] = Field(
+        ...,
+        description="`text`: written by a person; `reservation`: a stay's news, posted by "
+        "the service; `checkin`: the landlord's check-in details, posted before a stay.",
+    )
     body: str = Field(
         ...,
         description="The text as stored: contact details masked (see `masked`); a message "
@@ -97,6 +123,9 @@ class MessageOut(Schema):
     created_by: UserOut
     sent_to: UserOut
     created_at: Timestamp
+    reservation: StaySummaryOut | None = Field(
+        ..., description="The stay as it was when posted; null for `text`."
+    )
     attachments: list[AttachmentOut] = Field(..., description="The photos, in order sent.")
     masked: bool = Field(
         ..., description="Contact details were hidden: the two have no confirmed stay yet."
@@ -134,6 +163,9 @@ class ConversationOut(Schema):
         ...,
         description="The other participant's read mark (null: never): every message "
         "created at or before it has been seen.",
+    )
+    subject: SubjectOut | None = Field(
+        ..., description="The listing the two last talked about (contact or booking)."
     )
 
     @staticmethod

@@ -28,12 +28,14 @@ from messaging.models import (
     Conversation,
     ConversationMessage,
     MessageIdempotencyKey,
+    MessageKind,
     Participant,
     Report,
     private_storage,
 )
 from messaging.notifications import services as notifications
-from messaging.realtime import publish
+from messaging.realtime import channels, publish
+from messaging.realtime.rewrite import rewrite_message_events
 from messaging.schemas import iso_utc
 from messaging.selectors import CONVERSATION_NOT_FOUND, block_exists
 from messaging.stays import stay_confirmed_between
@@ -386,3 +388,112 @@ def reports_resolve(
     return reports.filter(status=Report.Status.OPEN).update(
         status=status, handled_by=staff, handled_at=timezone.now()
     )
+
+
+# ------------------------------------------------------------------ posted by the service
+#
+# Other apps (listings: a stay's news) post into the thread between two users through
+# these. Messaging stores what it is handed (a stay's summary, a subject) and never
+# looks anything up in the app that handed it.
+
+
+def _pair_conversation(a: User, b: User) -> Conversation:
+    """The conversation between `a` and `b`, started (with both read states) if none.
+
+    No activity or block checks: the caller has decided the two must talk (a stay).
+    """
+    low, high = Conversation.ordered_pair(a, b)
+    pair = Conversation.objects.filter(user_low=low, user_high=high)
+    existing = pair.first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(user_low=low, user_high=high)
+            Participant.objects.bulk_create(
+                [
+                    Participant(conversation=conversation, user=low),
+                    Participant(conversation=conversation, user=high),
+                ]
+            )
+    except IntegrityError:
+        existing = pair.first()
+        if existing is None:
+            raise
+        return existing
+    return conversation
+
+
+def conversation_subject_set(*, conversation_id: UUID, subject: dict[str, Any]) -> None:
+    """Set what the conversation is about (`{"property_id", "title", "image_url"}`)."""
+    Conversation.objects.filter(pk=conversation_id).update(subject=subject)
+
+
+def message_post(
+    *,
+    author: User,
+    recipient: User,
+    kind: str,
+    body: str,
+    reservation: dict[str, Any] | None = None,
+    subject: dict[str, Any] | None = None,
+) -> ConversationMessage:
+    """Post a message from `author` to `recipient` in their thread (started if none).
+
+    For news the service itself tells (a stay requested, confirmed...): meant to be
+    called inside the transaction of the change it tells of, so that both are stored
+    or neither is. Like a person's message it is ordered under the conversation's
+    lock, bumps `modified_at`, is unread for `recipient` and is streamed after commit;
+    `subject`, when given, becomes the conversation's subject.
+    """
+    if kind not in MessageKind.values:
+        raise ValueError(f"unknown message kind {kind!r}")
+    with transaction.atomic():
+        pair = _pair_conversation(author, recipient)
+        conversation = Conversation.objects.select_for_update().get(pk=pair.pk)
+        created_at = max(timezone.now(), conversation.modified_at + _TICK)
+        message = ConversationMessage(
+            conversation=conversation,
+            kind=kind,
+            body=body[:BODY_MAX_LENGTH],
+            reservation=reservation,
+            created_by=author,
+            sent_to=recipient,
+            created_at=created_at,
+        )
+        message.save(force_insert=True)
+        message.attachment_list = []
+        changes: dict[str, Any] = {"modified_at": created_at}
+        if subject is not None:
+            changes["subject"] = subject
+        Conversation.objects.filter(pk=conversation.pk).update(**changes)
+        publish.publish_message(message)
+        # The email if it stays unread (a booking request: at once), as for any message.
+        notifications.message_sent(message)
+    return message
+
+
+def message_redact(*, message_id: UUID, body: str) -> bool:
+    """Replace a message's body everywhere it is kept: its row and its stored events.
+
+    Whatever the old words were, they are gone once this commits: the detail, the
+    history and a stream's replay all carry `body`. Answers whether the message
+    exists. Idempotent.
+    """
+    with transaction.atomic():
+        message = (
+            ConversationMessage.objects.select_for_update()
+            .filter(pk=message_id)
+            .values("conversation_id", "created_by_id", "sent_to_id")
+            .first()
+        )
+        if message is None:
+            return False
+        ConversationMessage.objects.filter(pk=message_id).update(body=body)
+        where = [
+            channels.conversation_channel(message["conversation_id"]),
+            channels.inbox_channel(message["created_by_id"]),
+            channels.inbox_channel(message["sent_to_id"]),
+        ]
+        rewrite_message_events(where, str(message_id), lambda payload: payload.update(body=body))
+    return True

@@ -18,5 +18,7 @@ class Migration(migrations.Migration):
 
     operations = [
         BtreeGistExtension(),
-        AddConstraintOnPostgres("reservation", no_overlapping_stays()),
+        AddConstraintOnPostgres(
+            "reservation", no_overlapping_stays(confirmed_only=False)
+        ),
     ]

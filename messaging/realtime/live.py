@@ -22,6 +22,18 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 KEEP_ALIVE = "event: keep-alive\ndata:\n\n"
 
 
+def looks_in_storage_when_idle() -> bool:
+    """Whether an idle stream reads storage when its keep-alive is due.
+
+    Without Redis, events stored by another process (the background worker: a stay's
+    expiry, its check-in details) wake no listener in this one: an idle stream then
+    looks in storage once per keep-alive interval, so such an event arrives within
+    that interval instead of with the conversation's next message. With Redis the
+    worker's events are published to every process like any other.
+    """
+    return not getattr(settings, "EVENTSTREAM_REDIS", None)
+
+
 def take_in_order(
     queued: dict[str, list[Any]], last_ids: dict[str, str], user_id: Any = None
 ) -> tuple[str, bool]:
@@ -111,6 +123,7 @@ async def pump(
     disconnected = asyncio.ensure_future(_until_disconnect(receive))
     disconnected.add_done_callback(lambda _: listener.aevent.set())
     keep_alive = KeepAlive(listener, settings.STREAM_KEEPALIVE_SECONDS)
+    idle_reads = looks_in_storage_when_idle()
     try:
         while True:
             await listener.aevent.wait()
@@ -125,7 +138,7 @@ async def pump(
                 listener.channel_items, listener.overflow = {}, False
                 listener.aevent.clear()
             text, complete = take_in_order(queued, event_request.channel_last_ids, listener.user_id)
-            if overflow or not complete:
+            if overflow or not complete or (idle_reads and keep_alive.due and not text):
                 try:
                     text += await sync_to_async(reread_stored, thread_sensitive=False)(
                         event_request

@@ -56,6 +56,7 @@ def _reservation_form(prop, guest, start: int, end: int) -> dict:
         "start_date": days_from_today(start).isoformat(),
         "end_date": days_from_today(end).isoformat(),
         "guests": "1",
+        "status": "confirmed",
         "created_at_0": days_from_today(0).isoformat(),
         "created_at_1": "00:00:00",
     }

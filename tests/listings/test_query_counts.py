@@ -9,6 +9,7 @@ show up as extra queries):
 - my reservations: 4 (user, count, page, the page's properties with is_favorite)
 - a listing's reservations, landlord: 5 (user, the listing, count, page, properties)
 - a listing's reservations, anyone else: 3 (the listing, count, page of dates)
+- my reservations by status, my listings' reservations (role=host, any status): 4
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from django.utils import timezone
 
 from core.models import User
-from listings.models import Favorite, Property
+from listings.models import Favorite, Property, Reservation
 from tests.conftest import ApiClient, client_for, make_user
 from tests.listings.conftest import book, days_from_today, make_property
 
@@ -113,3 +114,36 @@ def test_listing_reservations_for_anyone_else(busy_listing, django_assert_num_qu
     with django_assert_num_queries(3):
         body = page(ApiClient(), f"/api/properties/{busy_listing.pk}/reservations", limit)
     assert set(body["items"][0]) == {"start_date", "end_date"}
+
+
+@pytest.mark.parametrize("limit", PAGE_SIZES)
+def test_my_reservations_by_status(catalogue, fan, django_assert_num_queries, limit):
+    client = client_for(fan)
+    with django_assert_num_queries(4):
+        body = page(client, "/api/reservations", limit, status="confirmed")
+    assert body["count"] == ROWS
+    assert all(item["guest"]["id"] == str(fan.pk) for item in body["items"])
+
+
+@pytest.fixture
+def landlord_of_many() -> User:
+    """A landlord of 60 listings, each stayed at by a different guest, half of them asking."""
+    landlord = make_user(name="Many")
+    for i in range(ROWS):
+        prop = make_property(landlord, title=f"m{i}")
+        stay = book(prop, make_user(name=f"Guest {i}"), days_from_today(1 + i), nights=1)
+        if i % 2:
+            Reservation.objects.filter(pk=stay.pk).update(status="requested")
+    return landlord
+
+
+@pytest.mark.parametrize("status", [None, "requested"])
+@pytest.mark.parametrize("limit", PAGE_SIZES)
+def test_my_listings_reservations(landlord_of_many, django_assert_num_queries, limit, status):
+    """role=host: user, count, page (guests joined), the page's properties: 4."""
+    client = client_for(landlord_of_many)
+    params = {"role": "host", **({"status": status} if status else {})}
+    with django_assert_num_queries(4):
+        body = page(client, "/api/reservations", limit, **params)
+    assert body["count"] == (ROWS if status is None else ROWS // 2)
+    assert len({item["guest"]["id"] for item in body["items"]}) == len(body["items"])

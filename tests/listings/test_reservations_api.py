@@ -21,6 +21,8 @@ RESERVATION_KEYS = {
     "guests",
     "total_price",
     "created_at",
+    "guest",
+    "status",
 }
 
 

@@ -25,7 +25,8 @@ import httpx
 import pytest
 from django.db import connection, transaction
 
-from listings.models import Reservation
+from listings.models import Property, Reservation
+from messaging.models import ConversationMessage
 from tests.conftest import ROOT, LiveServer, client_for, free_port, make_user
 from tests.listings.conftest import PROPERTY_BODY, book, days_from_today, make_property
 from tests.support.services import unavailable
@@ -60,6 +61,72 @@ def test_concurrent_overlapping_bookings_leave_exactly_one(user):
         codes = list(pool.map(attempt, range(THREADS)))
     assert sorted(codes) == [201] + [409] * (THREADS - 1), codes
     assert Reservation.objects.filter(property=prop).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_confirms_of_overlapping_requests_confirm_exactly_one(user):
+    """The landlord confirms eight overlapping requests at once: one is confirmed, the
+    others declined (by that confirmation, or refused as now overlapping), each told in
+    its guest's thread; no two confirmed stays share a night."""
+    prop = make_property(user, instant_book=False)
+    guests = [make_user() for _ in range(THREADS)]
+    requests = []
+    for i, guest in enumerate(guests):
+        r = client_for(guest).post(f"/api/properties/{prop.pk}/reservations", overlapping_stay(i))
+        assert r.status_code == 201 and r.json()["status"] == "requested", r.content
+        requests.append(r.json()["id"])
+    landlord = client_for(user)
+    start = threading.Barrier(THREADS)
+
+    def confirm(i: int) -> int:
+        try:
+            start.wait(timeout=10)
+            return landlord.post(f"/api/reservations/{requests[i]}/confirm").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        codes = list(pool.map(confirm, range(THREADS)))
+    assert sorted(codes) == [200] + [409] * (THREADS - 1), codes
+    statuses = dict(Reservation.objects.values_list("id", "status"))
+    winner = requests[codes.index(200)]
+    assert statuses.pop(uuid.UUID(winner)) == "confirmed"
+    assert set(statuses.values()) == {"declined"}
+    for guest in guests:
+        told = ConversationMessage.objects.filter(sent_to=guest).order_by("created_at").last()
+        assert told.reservation["status"] == Reservation.objects.get(guest=guest).status
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_instant_bookings_and_confirms_leave_one_confirmed_stay(user):
+    """Instant bookings racing the landlord's confirmations of overlapping requests."""
+    prop = make_property(user, instant_book=False)
+    half = THREADS // 2
+    requesters = [make_user() for _ in range(half)]
+    requests = [
+        client_for(g).post(f"/api/properties/{prop.pk}/reservations", overlapping_stay(i)).json()
+        for i, g in enumerate(requesters)
+    ]
+    Property.objects.filter(pk=prop.pk).update(instant_book=True)
+    bookers = [client_for(make_user()) for _ in range(half)]
+    landlord = client_for(user)
+    start = threading.Barrier(THREADS)
+
+    def attempt(i: int) -> int:
+        try:
+            start.wait(timeout=10)
+            if i < half:
+                return landlord.post(f"/api/reservations/{requests[i]['id']}/confirm").status_code
+            path = f"/api/properties/{prop.pk}/reservations"
+            return bookers[i - half].post(path, overlapping_stay(i)).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        codes = list(pool.map(attempt, range(THREADS)))
+    assert sorted(codes).count(409) == THREADS - 1, codes
+    assert Reservation.objects.filter(status="confirmed").count() == 1
+    assert not Reservation.objects.filter(status="requested").exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -216,13 +283,55 @@ def test_postgres_exclusion_constraint_lets_one_of_many_concurrent_bookings_thro
         ).fetchone()
         insert = (
             "INSERT INTO listings_reservation (id, property_id, guest_id, start_date, end_date,"
-            " guests, number_of_nights, total_price, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, 1, 1, 1, now())"
+            " guests, number_of_nights, total_price, created_at, status, checkin_removed)"
+            " VALUES (%s, %s, %s, %s, %s, 1, 1, 1, now(), %s, false)"
         )
+        stay = (property_id, guest_id, start_date, end_date)
         with pytest.raises(psycopg.errors.ExclusionViolation):
-            db.execute(insert, (uuid.uuid4(), property_id, guest_id, start_date, end_date))
+            db.execute(insert, (uuid.uuid4(), *stay, "confirmed"))
         db.rollback()
+        # Only confirmed stays are covered: requests (and past answers) may overlap.
+        for status in ("requested", "requested", "declined", "cancelled", "expired"):
+            db.execute(insert, (uuid.uuid4(), *stay, status))
         next_stay = (end_date, end_date + timedelta(days=2))
-        db.execute(insert, (uuid.uuid4(), property_id, guest_id, *next_stay))
+        db.execute(insert, (uuid.uuid4(), property_id, guest_id, *next_stay, "confirmed"))
         db.commit()
-        assert db.execute("SELECT count(*) FROM listings_reservation").fetchone() == (2,)
+        assert db.execute("SELECT count(*) FROM listings_reservation").fetchone() == (7,)
+        # A request overlapping a confirmed stay cannot become confirmed behind its back.
+        with pytest.raises(psycopg.errors.ExclusionViolation):
+            db.execute(
+                "UPDATE listings_reservation SET status = 'confirmed' WHERE status = 'requested'"
+            )
+        db.rollback()
+
+
+@pytest.mark.live
+@pytest.mark.services
+def test_postgres_concurrent_confirms_leave_one_confirmed_stay(postgres_server: LiveServer):
+    """Against PostgreSQL behind a real server: eight overlapping requests, all confirmed
+    at once by the landlord; exactly one is, the rest are declined."""
+    with httpx.Client(base_url=postgres_server.url, timeout=30) as http:
+        host = _signup(http, 0)
+        guests = [_signup(http, n) for n in range(1, THREADS + 1)]
+        body = {**PROPERTY_BODY, "instant_book": False}
+        prop = http.post("/api/properties", json=body, headers=host).json()
+        path = f"/api/properties/{prop['id']}/reservations"
+        ids = [
+            http.post(path, json=overlapping_stay(i), headers=guests[i]).json()["id"]
+            for i in range(THREADS)
+        ]
+        start = threading.Barrier(THREADS)
+
+        def confirm(i: int) -> int:
+            start.wait(timeout=10)
+            return http.post(f"/api/reservations/{ids[i]}/confirm", headers=host).status_code
+
+        with ThreadPoolExecutor(THREADS) as pool:
+            codes = list(pool.map(confirm, range(THREADS)))
+        assert sorted(codes) == [200] + [409] * (THREADS - 1), codes
+        listed = http.get(path, headers=host, params={"limit": 100}).json()["items"]
+        assert sorted(item["status"] for item in listed) == ["confirmed"] + ["declined"] * (
+            THREADS - 1
+        )
+        public = http.get(path).json()
+        assert public["count"] == 1

@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from PIL import Image, ImageStat
 
 from core.models import User
@@ -38,7 +39,7 @@ def test_seed_demo_is_idempotent_and_prints_where_to_go():
     assert first["User"] >= 4
     assert first["Property"] >= 12
     assert first["Favorite"] >= 4 and first["Reservation"] >= 2
-    assert first["Conversation"] == 1 and first["ConversationMessage"] >= 2
+    assert first["Conversation"] >= 3 and first["ConversationMessage"] >= 10
     assert "http://127.0.0.1:8000/" in first_output
     assert "guest@stayhub.example" in first_output and DEMO_PASSWORD in first_output
 
@@ -74,6 +75,28 @@ def test_the_demo_login_works():
     mine = ApiClient(token=r.json()["access"])
     assert mine.get("/api/properties", params={"favorites": "true"}).json()["count"] >= 2
     assert mine.get("/api/reservations").json()["count"] >= 1
+
+
+def test_the_demo_shows_every_state_of_a_stay_with_its_cards():
+    seed()
+    guest = User.objects.get(email="guest@stayhub.example")
+    mine = Reservation.objects.filter(guest=guest)
+    today = timezone.localdate()
+    assert mine.filter(status="confirmed", start_date__gt=today).exists()  # upcoming
+    assert mine.filter(status="confirmed", end_date__lt=today).exists()  # past
+    assert mine.filter(status="requested").exists()  # pending the host
+    assert mine.filter(status="declined").exists()
+    assert mine.filter(status="cancelled").exists()
+    message = apps.get_model("messaging", "ConversationMessage")
+    cards = message.objects.filter(kind="reservation", sent_to=guest) | message.objects.filter(
+        kind="reservation", created_by=guest
+    )
+    told = {m.reservation["id"]: m.reservation["status"] for m in cards.order_by("created_at")}
+    assert told == {str(r.pk): r.status for r in mine}  # every stay has its card, up to date
+    conversation = apps.get_model("messaging", "Conversation")
+    assert conversation.objects.exclude(subject=None).count() >= 3
+    # the demo conversation still holds the people's own chat
+    assert message.objects.filter(kind="text", created_by=guest).count() >= 2
 
 
 def test_seed_demo_refuses_to_run_with_debug_off_unless_forced(settings):

@@ -121,6 +121,7 @@ def test_list_shows_conversations_latest_activity_first(as_alice, alice, bob):
         "last_message",
         "unread_count",
         "other_last_read_at",
+        "subject",
     }
     assert {u["id"] for u in first["users"]} == {str(alice.pk), str(bob.pk)}
     assert set(first["users"][0]) == {"id", "name", "avatar_url"}

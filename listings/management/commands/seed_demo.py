@@ -2,9 +2,10 @@
 
 Idempotent: everything is looked up by a natural key (email, landlord + title, guest +
 property) before it is made, so a second run adds nothing. Writes go through the
-listings services, so demo data obeys the same rules as API data. The demo
-conversation is made only when the messaging app is installed, through the app
-registry, so that listings never imports messaging.
+listings services, so demo data obeys the same rules as API data: every stay is told
+in its guest-host thread (reservation cards). The stays show every state: confirmed
+and upcoming, requested (pending the host), declined, cancelled, and past (written
+directly, as no one can book the past, and told in the thread the same way).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from django.utils import timezone
 
 from core.errors import ServiceError
 from core.models import User
-from listings import services
+from listings import booking, services, thread
 from listings.management.demo_pictures import initials_avatar, landscape
-from listings.models import Property, Reservation
+from listings.models import Property, Reservation, ReservationStatus
 
 DEMO_PASSWORD = "stayhub-demo-2026"
 
@@ -85,11 +86,29 @@ FAVORITES = [
     ("lena@stayhub.example", "Boathouse on Lake Como"),
 ]
 
-# (guest email, title, days from today, nights, guests)
+# Listings whose stays are requests that the host confirms or declines.
+REQUEST_TO_BOOK = {
+    "Whitewashed beach house in Comporta",
+    "Hillside farmhouse in Tuscany",
+    "Ryokan-style lodge near Hakone",
+}
+# The hosts' private check-in details, posted into a stay's thread before it starts.
+CHECKIN_DETAILS = {
+    HOST.email: "Key box by the blue door, code 2468. Wi-Fi: stayhub-guest / sunset2468.",
+    "kenji@stayhub.example": "Check in from 15:00; the key is with the neighbour at no. 12.",
+    "amara@stayhub.example": "Call me when you land and I will meet you at the gate.",
+}
+
+# (guest email, title, days from today, nights, guests, what becomes of it)
 STAYS = [
-    (GUEST.email, "Sea-view cabin above Nazaré", 14, 3, 2),
-    (GUEST.email, "Machiya townhouse in Higashiyama", 45, 4, 2),
-    ("lena@stayhub.example", "Hillside farmhouse in Tuscany", 30, 5, 6),
+    (GUEST.email, "Sea-view cabin above Nazaré", 14, 3, 2, "booked"),
+    (GUEST.email, "Machiya townhouse in Higashiyama", 45, 4, 2, "booked"),
+    (GUEST.email, "Whitewashed beach house in Comporta", 30, 4, 3, "requested"),
+    (GUEST.email, "Loft under the castle, Lisbon", -20, 3, 2, "past"),
+    (GUEST.email, "Hillside farmhouse in Tuscany", 60, 5, 4, "declined"),
+    (GUEST.email, "Fjord cabin near Geiranger", 75, 3, 2, "cancelled"),
+    ("lena@stayhub.example", "Hillside farmhouse in Tuscany", 30, 5, 6, "confirmed"),
+    ("lena@stayhub.example", "Ryokan-style lodge near Hakone", 20, 2, 2, "requested"),
 ]
 
 CHAT = [
@@ -130,8 +149,8 @@ class Command(BaseCommand):
         # transactions (file storage, the serialised booking write).
         self._pictures(listings)
         self._favorites(people, listings)
-        self._stays(people, listings)
         self._conversation(people[GUEST.email], people[HOST.email])
+        self._stays(people, listings)
         self._report(options["url"])
 
     # ------------------------------------------------------------ the parts
@@ -167,6 +186,8 @@ class Command(BaseCommand):
                     "bathrooms": baths,
                     "guests": guests,
                     "created_at": now - timedelta(hours=6 * age),
+                    "instant_book": title not in REQUEST_TO_BOOK,
+                    "checkin_details": CHECKIN_DETAILS.get(email, ""),
                 },
             )
             self.made["listings"] += created
@@ -192,23 +213,49 @@ class Command(BaseCommand):
 
     def _stays(self, people: dict[str, User], listings: dict[str, Property]) -> None:
         today = timezone.localdate()
-        for email, title, in_days, nights, guests in STAYS:
+        for email, title, in_days, nights, guests, fate in STAYS:
             guest, prop = people[email], listings[title]
             if Reservation.objects.filter(property=prop, guest=guest).exists():
                 continue
             start = today + timedelta(days=in_days)
+            stay = {
+                "guest": guest,
+                "start_date": start,
+                "end_date": start + timedelta(days=nights),
+                "guests": guests,
+            }
             try:
-                services.reservation_create(
-                    property_id=prop.pk,
-                    guest=guest,
-                    start_date=start,
-                    end_date=start + timedelta(days=nights),
-                    guests=guests,
-                )
+                if fate == "past":
+                    self._past_stay(prop, **stay)
+                else:
+                    made = booking.reservation_create(property_id=prop.pk, **stay)
+                    self._answer(made, prop.landlord, guest, fate)
             except ServiceError as exc:  # e.g. someone booked those dates meanwhile
                 self.stderr.write(f"Skipped a demo stay at {title}: {exc.detail}")
                 continue
             self.made["stays"] += 1
+
+    def _answer(self, made: Reservation, host: User, guest: User, fate: str) -> None:
+        if fate == "confirmed":
+            booking.reservation_confirm(reservation_id=made.pk, user=host)
+        elif fate == "declined":
+            booking.reservation_decline(reservation_id=made.pk, user=host)
+        elif fate == "cancelled":
+            booking.reservation_cancel(reservation_id=made.pk, user=guest)
+
+    def _past_stay(self, prop: Property, **stay: Any) -> None:
+        """A stay already over: written directly, and told in the thread as booked."""
+        with transaction.atomic():
+            reservation = Reservation(
+                property=prop,
+                status=ReservationStatus.CONFIRMED,
+                created_at=timezone.now() - timedelta(days=40),
+                **stay,
+            )
+            reservation.price()
+            reservation.save(force_insert=True)
+            words = thread.booked(reservation)
+            thread.tell(reservation, actor=stay["guest"], words=words)
 
     def _conversation(self, guest: User, host: User) -> None:
         """A short chat between the demo guest and host, if messaging is installed."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from django_eventstream.event import Event
 from django_eventstream.eventrequest import EventRequest
 from django_eventstream.views import Listener, get_listener_manager
 
+from messaging.realtime import live
 from messaging.realtime.live import KEEP_ALIVE, pump
 
 CHANNEL = "conversation-pump-test"
@@ -102,9 +104,12 @@ def test_events_are_written_in_order_and_each_makes_no_task_or_timer(settings: A
 
 
 def test_a_keep_alive_follows_each_idle_interval_and_leaving_ends_the_pump(
-    settings: Any,
+    settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings.STREAM_KEEPALIVE_SECONDS = 0.05
+    # Keep-alives alone: no storage behind this pump to look in when idle (that part
+    # is proven end to end in tests/listings/test_stay_jobs.py).
+    monkeypatch.setattr(live, "looks_in_storage_when_idle", lambda: False)
 
     async def scenario() -> tuple[list[str], float]:
         client = Client()
