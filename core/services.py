@@ -101,6 +101,8 @@ def user_unsubscribe(*, user_id: Any) -> User | None:
     if user.notify_email:
         user_update(user=user, notify_email=False)
     return user
+
+
 def user_deactivate(*, user: User) -> None:
     """Switch an account off (staff, e.g. after a report): its tokens stop working at
     once, as every request and stream reads `is_active`; nothing it wrote is deleted.

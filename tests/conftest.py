@@ -161,6 +161,8 @@ class LiveServer:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
+        # Never leave a server behind: the fixture only stops the ones that started.
+        self.stop()
         raise RuntimeError("uvicorn did not start within 60 s")
 
     def stop(self) -> None:

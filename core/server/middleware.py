@@ -20,6 +20,10 @@ UPLOAD_PAGES = frozenset({"/settings", "/settings/"})
 MESSAGE_SEND_PATH = re.compile(r"^/api/chat/[^/]+/messages$")
 
 
+# Pages whose forms carry an image (the admin; the host's listing form, /my/properties/...).
+IMAGE_FORMS = ("/admin/", "/my/properties/")
+
+
 class TrailingSlashMiddleware:
     """Every API path answers with and without its trailing slash, with no redirect.
 
@@ -49,7 +53,7 @@ class TrailingSlashMiddleware:
             return error_response(400, "Invalid Content-Length.")
         limit = settings.MAX_REQUEST_BODY
         path = request.path_info
-        if path.endswith("/image") or path.startswith("/admin/") or path in UPLOAD_PAGES:
+        if path.endswith("/image") or path.startswith(IMAGE_FORMS) or path in UPLOAD_PAGES:
             # the multipart envelope around a 5 MiB image needs a little room
             limit = settings.MAX_IMAGE_UPLOAD + 64 * 1024
         elif (

@@ -128,6 +128,8 @@ def shoot(page: Page, name: str) -> list[Path]:
     paths = []
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
+        # From the top, so that the sticky header is not drawn across the middle.
+        page.evaluate("window.scrollTo(0, 0)")
         path = SCREENSHOTS / f"{name}-{label}.png"
         page.screenshot(path=str(path), full_page=True)
         paths.append(path)

@@ -60,6 +60,7 @@ def test_every_page_runs_without_a_policy_violation(live_server: Any, new_contex
         "/inbox",
         f"/inbox/{conversation.pk}",
         "/settings",
+        "/trips",
         "/no-such-page",
     ]
     for path in paths:
@@ -72,6 +73,14 @@ def test_every_page_runs_without_a_policy_violation(live_server: Any, new_contex
     page.get_by_role("button", name="Send").click()
     page.get_by_text("Hello under CSP").first.wait_for()
     assert page.evaluate("window.__cspViolations") == []
+    # The host's pages: stays, the listing form and its booked calendar.
+    host_context = new_context(host)
+    host_context.add_init_script(RECORD_VIOLATIONS)
+    host_page = host_context.new_page()
+    for path in ("/host/stays", "/my/properties/new", f"/my/properties/{prop.pk}/edit"):
+        host_page.goto(path)
+        host_page.wait_for_load_state("networkidle")
+        assert host_page.evaluate("window.__cspViolations") == [], path
     anonymous = new_context().new_page()
     unsubscribe = f"/unsubscribe/{unsubscribe_token(guest.pk)}"
     for path in ("/login", "/signup", "/", "/api/docs", "/admin/login/", unsubscribe):

@@ -18,6 +18,7 @@
 import { api, me, renew } from "../../core/js/session.js";
 import { announceRead, openStream } from "../../core/js/live.js";
 import { describeError, h, notify, timeTag } from "../../core/js/dom.js";
+import { isStayMessage, showSubject, stayCard, subjectChangedBy, trackStay } from "./stay_cards.js";
 
 const root = document.querySelector("[data-conversation]");
 const conversationId = root.dataset.conversation;
@@ -166,12 +167,14 @@ function scrollToBottom() {
 function add(message) {
   if (message.conversation_id !== conversationId || shown.has(message.id)) return false;
   shown.add(message.id);
-  const node = bubble(message);
+  const card = isStayMessage(message);
+  const node = card ? stayCard(message) : bubble(message);
   const key = node.dataset.key;
   let after = list.lastElementChild;
   while (after && after.dataset.key > key) after = after.previousElementSibling;
   if (after) after.after(node);
   else list.prepend(node);
+  if (card) trackStay(list, message);
   noMessages.hidden = true;
   regroup();
   return true;
@@ -179,6 +182,7 @@ function add(message) {
 
 function addLive(message) {
   const stick = nearBottom() || message.created_by.id === me.id;
+  if (message.conversation_id === conversationId && subjectChangedBy(message)) refreshSubject();
   if (!add(message)) return;
   if (stick) scrollToBottom();
   if (message.created_by.id !== me.id) {
@@ -219,6 +223,15 @@ function tellTyping() {
   api("POST", `/api/chat/${conversationId}/typing`).catch(() => {});
 }
 
+/** A booking about another listing made it the subject: show that one (photo included). */
+async function refreshSubject() {
+  try {
+    showSubject((await api("GET", `/api/chat/${conversationId}/`)).subject);
+  } catch {
+    // the subject is a heading: keep the old one until the next load
+  }
+}
+
 // ------------------------------------------------------------------ read state
 
 let readTimer = null;
@@ -251,6 +264,7 @@ async function loadLatest({ keepScroll = false } = {}) {
       user_id: null,
       last_read_at: conversation.other_last_read_at,
     });
+    showSubject(conversation.subject);
     const fresh = conversation.messages.filter((message) => add(message));
     if (!historyLoaded) {
       hasMore = conversation.has_more;

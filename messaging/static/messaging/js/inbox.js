@@ -40,7 +40,9 @@ function render(conversation) {
       "a",
       { class: `conversation-row${unread ? " has-unread" : ""}`, href: `/inbox/${conversation.id}` },
       avatar(person, "md"),
-      h("span", { class: "who", text: person.name }),
+      h("span", { class: "who" }, person.name,
+        conversation.subject ? h("span", { class: "sr-only", text: ", about " }) : null,
+        conversation.subject ? h("span", { class: "about", "data-subject": "", text: conversation.subject.title }) : null),
       last ? timeTag(last.created_at) : h("span"),
       h("span", { class: "preview", text: preview(last) }),
       badge,
@@ -101,6 +103,10 @@ function apply(message) {
   // Already counted in what the list loaded (the stream may repeat it after a resume).
   if (last && `${last.created_at}|${last.id}` >= `${message.created_at}|${message.id}`) return;
   conversation.last_message = message;
+  if (message.reservation && (!conversation.subject || conversation.subject.property_id !== message.reservation.property_id)) {
+    // A booking makes its listing the subject (its photo comes with the next load).
+    conversation.subject = { property_id: message.reservation.property_id, title: message.reservation.property_title, image_url: null };
+  }
   conversation.modified_at = message.created_at;
   if (message.sent_to.id === me.id) conversation.unread_count += 1;
   list.prepend(show(conversation));
