@@ -28,6 +28,7 @@ from typing import Any
 
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import base
@@ -41,6 +42,11 @@ from core.server import gc_tuning
 # Idle request threads kept for reuse. More requests at once than this still run
 # concurrently (each gets a thread), the extra threads just do not stay.
 IDLE_THREADS = 8
+# At most this many requests run their middleware and view at once in this process
+# (settings.REQUEST_THREADS); the others wait on the event loop, holding no thread
+# and no database connection. Without a bound, a burst (Pushpin recovering a thousand
+# held streams at once) opened a thread and a database connection for each request,
+# past PostgreSQL's max_connections.
 
 
 class RequestThread(ThreadPoolExecutor):
@@ -76,6 +82,7 @@ class OneThreadASGIHandler(ASGIHandler):
         base.BaseHandler.__init__(self)  # not ASGIHandler's: it loads the async chain
         self.load_middleware(is_async=False)
         self._idle: list[RequestThread] = []  # touched on the event loop only
+        self._slots: asyncio.Semaphore | None = None  # made on the loop, at first use
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         thread = self._idle.pop() if self._idle else RequestThread()
@@ -96,7 +103,10 @@ class OneThreadASGIHandler(ASGIHandler):
         except RequestAborted:
             return
         set_script_prefix(get_script_prefix(scope))
-        response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(settings.REQUEST_THREADS)
+        async with self._slots:
+            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
         try:
             await self.send_response(response, send)
         finally:
