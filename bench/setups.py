@@ -27,9 +27,11 @@ processes, from /proc), the same for Pushpin and Redis, per-worker CPU, and KiB 
 open stream (RSS of the app and Pushpin after opening minus before). The machine's
 load average is printed with each run: compare ratios within one run.
 
-PostgreSQL: `--pg-url` (default `$STAYHUB_BENCH_PG_URL`, else
-postgres://stayhub:stayhub@127.0.0.1:5432/stayhub_bench): that database is dropped
-and made again for each set-up. Redis: a private `redis-server` per set-up.
+PostgreSQL: by default a private server per set-up (`deploy/cluster.py` runs `initdb`
+in the set-up's folder in /dev/shm, PostgreSQL's default settings), so other users of
+a shared server neither take its connections nor get in the numbers; `--pg-url URL`
+uses that database instead (dropped and made again for each set-up). Redis: a private
+`redis-server` per set-up.
 """
 
 from __future__ import annotations
@@ -241,9 +243,11 @@ def run_setup(name: str, args: argparse.Namespace) -> dict:
     spec = SETUPS[name]
     base = "/dev/shm" if os.path.isdir("/dev/shm") else None
     state = Path(tempfile.mkdtemp(prefix=f"stayhub-{name}-", dir=base))
-    if spec["db"] == "pg":
+    if spec["db"] == "pg" and args.pg_url:
         recreate_pg(args.pg_url)
         database = args.pg_url
+    elif spec["db"] == "pg":
+        database = None  # a private PostgreSQL in the state folder
     else:
         database = f"sqlite:///{state / 'db.sqlite3'}"
     cluster = Cluster(
@@ -274,7 +278,7 @@ def run_setup(name: str, args: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         convs = seed(cluster.app_env, args.conversations)
         took = time.perf_counter() - t0
-        print(f"   seeded {len(convs)} conversations in {took:.1f}s", flush=True)
+        print(f"   seeded {len(convs)} conversations in {took:.1f}s; pids {cluster.pids()}", flush=True)
         runner = asyncio.Runner(loop_factory=_loop_factory())
         with runner:
             result = runner.run(drive(args, cluster, convs))
@@ -324,9 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1, help="run the list of set-ups this often")
     p.add_argument(
         "--pg-url",
-        default=os.environ.get(
-            "STAYHUB_BENCH_PG_URL", "postgres://stayhub:stayhub@127.0.0.1:5432/stayhub_bench"
-        ),
+        default=os.environ.get("STAYHUB_BENCH_PG_URL", ""),
+        help="a PostgreSQL database to use (default: a private server per set-up)",
     )
     p.add_argument("--env", action="append", default=[], help="NAME=VALUE for the app")
     p.add_argument("--json-out", help="write every result here")

@@ -204,6 +204,8 @@ class Cluster:
             data.mkdir(parents=True, exist_ok=True)
             if run_as:
                 os.chown(data, run_as.pw_uid, run_as.pw_gid)
+                # PostgreSQL's user must be able to pass through the state folder.
+                self.state.chmod(self.state.stat().st_mode | 0o111)
             log(f"initdb {data}")
             subprocess.run(
                 [initdb, "-D", str(data), "-U", "stayhub", "--auth=trust", "-E", "UTF8"],
@@ -226,10 +228,6 @@ class Cluster:
                 "listen_addresses=127.0.0.1",
                 "-c",
                 "max_connections=200",
-                "-c",
-                "fsync=on",
-                "-c",
-                "synchronous_commit=off",
             ],
             env,
             user=run_as,
