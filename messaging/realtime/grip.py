@@ -61,7 +61,6 @@ from core.schemas import error_responses
 from messaging.realtime.channels import ChannelManager, stream_channels
 from messaging.realtime.replay import read_stored
 from messaging.realtime.request import conversation_from_path, last_event_ids
-from messaging.realtime.route import PADDING, stream_open
 from messaging.selectors import CONVERSATION_NOT_FOUND
 
 # Pushpin's channel for a stream channel: the library's naming, so both agree.
@@ -259,6 +258,9 @@ def django_stream(request: HttpRequest, segment: str | None) -> HttpResponse:
     except EventPermissionError as exc:
         raise NotFound(CONVERSATION_NOT_FOUND) from exc
     position = event_request.channel_last_ids
+    # Imported here: the ASGI route imports this module (the streams' URL names).
+    from messaging.realtime.route import PADDING, stream_open
+
     return hold(request, PADDING + replay + stream_open(position), position)
 
 
