@@ -278,7 +278,8 @@ def run_setup(name: str, args: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         convs = seed(cluster.app_env, args.conversations)
         took = time.perf_counter() - t0
-        print(f"   seeded {len(convs)} conversations in {took:.1f}s; pids {cluster.pids()}", flush=True)
+        pids = cluster.pids()
+        print(f"   seeded {len(convs)} conversations in {took:.1f}s; pids {pids}", flush=True)
         runner = asyncio.Runner(loop_factory=_loop_factory())
         with runner:
             result = runner.run(drive(args, cluster, convs))
