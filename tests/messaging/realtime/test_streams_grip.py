@@ -157,7 +157,10 @@ def test_many_new_streams_through_pushpin_get_their_messages_at_once(
     chats = [start_chat(proxied.app, a, b) for a, b in pairs]
     with ThreadPoolExecutor(max_workers=60) as pool:  # all at once, as a crowd arrives
         futures = [
-            [pool.submit(streams.open, conversation_url(proxied, chat), who.auth) for who in pair]
+            [
+                pool.submit(streams.open, conversation_url(proxied, chat), who.auth, timeout=30.0)
+                for who in pair
+            ]
             for chat, pair in zip(chats, pairs, strict=True)
         ]
         opened = [[f.result() for f in pair] for pair in futures]
