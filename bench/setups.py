@@ -125,6 +125,33 @@ class Sampler:
             out[f"worker{i}"] = cpu_s(pid)
         return out
 
+    def threads(self) -> dict[str, float]:
+        """CPU seconds of the workers' threads, by kind: the event loop (streams, Redis
+        listener), request threads (Django views), and the rest (pools, publisher)."""
+        out: dict[str, float] = {}
+        for pid in self.workers():
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/comm") as fh:
+                        comm = fh.read().strip()
+                    with open(f"/proc/{pid}/task/{tid}/stat") as fh:
+                        fields = fh.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                kind = (
+                    "loop"
+                    if tid == str(pid)
+                    else "request"
+                    if comm.startswith("django-request")
+                    else "other"
+                )
+                out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return out
+
     def rss(self) -> dict[str, int]:
         return {
             role: sum(rss_kib(p) for p in tree(self.roots[role]))
@@ -204,13 +231,16 @@ async def drive(args: argparse.Namespace, cluster: Cluster, convs: list[Conv]) -
         rates = args.sweep or [args.rate]
         for rate in rates:
             messages = args.messages if not args.sweep else int(rate * args.sweep_seconds)
-            c0, t0 = sampler.cpu(), time.perf_counter()
+            c0, t0, th0 = sampler.cpu(), time.perf_counter(), sampler.threads()
             la0 = os.getloadavg()[0]
             result = await load.phase(rate, messages, drain_timeout=args.drain_timeout)
-            c1, wall = sampler.cpu(), time.perf_counter() - t0
+            c1, wall, th1 = sampler.cpu(), time.perf_counter() - t0, sampler.threads()
             ok = max(1, result["sent"] - result["send_errors"])
             result["cpu_ms_per_msg"] = {k: round(1000 * (c1[k] - c0[k]) / ok, 2) for k in c1}
             result["cpu_pct"] = {k: round(100 * (c1[k] - c0[k]) / wall, 1) for k in c1}
+            result["thread_ms_per_msg"] = {
+                k: round(1000 * (th1[k] - th0.get(k, 0.0)) / ok, 2) for k in th1
+            }
             result["loadavg"] = round(max(la0, os.getloadavg()[0]), 2)
             out["phases"].append(result)
             print("   ", line(result), flush=True)
@@ -235,7 +265,7 @@ def line(r: dict) -> str:
         f"{r['rate_wanted']:g}/s (got {r['rate_achieved']}): delivered {r['delivered']}/{r['sent']}"
         f" lost {r['lost']} dup {r['duplicates']} err {r['send_errors']} | ms p50 {r['p50']}"
         f" p99 {r['p99']} max {r['max']} | cpu ms/msg app {cpu.get('web', 0):.2f}"
-        f" (workers {workers}){extra} | load {r['loadavg']}"
+        f" (workers {workers}; {r.get('thread_ms_per_msg')}){extra} | load {r['loadavg']}"
     )
 
 
