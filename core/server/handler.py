@@ -39,14 +39,13 @@ from django.urls import set_script_prefix
 
 from core.server import gc_tuning
 
-# Idle request threads kept for reuse. More requests at once than this still run
-# concurrently (each gets a thread), the extra threads just do not stay.
-IDLE_THREADS = 8
-# At most this many requests run their middleware and view at once in this process
-# (settings.REQUEST_THREADS); the others wait on the event loop, holding no thread
-# and no database connection. Without a bound, a burst (Pushpin recovering a thousand
-# held streams at once) opened a thread and a database connection for each request,
-# past PostgreSQL's max_connections.
+# At most settings.REQUEST_THREADS requests run their middleware and view at once in
+# this process; the others wait on the event loop, holding no thread and no database
+# connection. Without a bound, a burst (Pushpin recovering a thousand held streams at
+# once) opened a thread and a database connection for each request, past PostgreSQL's
+# max_connections. As many idle threads are kept for reuse: with fewer, a busy worker
+# ended a thread (and closed its database connection) after most requests and opened
+# new ones for the next, connecting to PostgreSQL again each time.
 
 
 class RequestThread(ThreadPoolExecutor):
@@ -92,7 +91,9 @@ class OneThreadASGIHandler(ASGIHandler):
                 async with ThreadSensitiveContext(executor=thread):
                     await super().__call__(scope, receive, send)
             finally:
-                if thread.pending or len(self._idle) >= IDLE_THREADS:
+                if not thread._threads:  # never ran anything (the request ended first)
+                    thread.shutdown(wait=False)
+                elif thread.pending or len(self._idle) >= settings.REQUEST_THREADS:
                     thread.retire()
                 else:
                     self._idle.append(thread)  # last in, first out: warm threads first
