@@ -9,7 +9,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 WORKERS ?= auto
 
-.PHONY: install install-dev run serve demo test lint bench clean
+.PHONY: install install-dev run serve demo test lint bench cluster clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ serve:
 	@echo "stayhub on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
 	@$(LOCAL_ENV) $(PY) -m core.server.run --host $(HOST) --port $(PORT)
 
+# The set-up meant for growth, on this machine: PostgreSQL and Redis (private ones in
+# .cluster/ unless DATABASE_URL / REDIS_URL name others), two uvicorn workers, the
+# background worker, Pushpin in front on PORT. Ctrl-C or SIGTERM stops them all.
+cluster: install
+	exec $(PY) deploy/cluster.py --port $(PORT)
+
 # The whole suite on SQLite; then, where STAYHUB_TEST_PG_URL names a PostgreSQL
 # server (.ci/run sets it), everything but the browser tests again on PostgreSQL.
 test: install-dev
@@ -60,4 +66,4 @@ lint: install-dev
 	$(PY) -m ruff format --check .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .test-db.sqlite3* media staticfiles
+	rm -rf $(VENV) .cluster db.sqlite3 .test-db.sqlite3* media staticfiles

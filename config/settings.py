@@ -144,6 +144,10 @@ if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
         "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5)
     )
 
+# Requests that run their view at once per worker process (core.server.handler); each
+# holds a thread and, while it runs, a database connection.
+REQUEST_THREADS = env_int("REQUEST_THREADS", 16)
+
 AUTH_USER_MODEL = "core.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -28,6 +28,7 @@ from typing import Any
 
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import base
@@ -38,9 +39,13 @@ from django.urls import set_script_prefix
 
 from core.server import gc_tuning
 
-# Idle request threads kept for reuse. More requests at once than this still run
-# concurrently (each gets a thread), the extra threads just do not stay.
-IDLE_THREADS = 8
+# At most settings.REQUEST_THREADS requests run their middleware and view at once in
+# this process; the others wait on the event loop, holding no thread and no database
+# connection. Without a bound, a burst (Pushpin recovering a thousand held streams at
+# once) opened a thread and a database connection for each request, past PostgreSQL's
+# max_connections. As many idle threads are kept for reuse: with fewer, a busy worker
+# ended a thread (and closed its database connection) after most requests and opened
+# new ones for the next, connecting to PostgreSQL again each time.
 
 
 class RequestThread(ThreadPoolExecutor):
@@ -76,6 +81,7 @@ class OneThreadASGIHandler(ASGIHandler):
         base.BaseHandler.__init__(self)  # not ASGIHandler's: it loads the async chain
         self.load_middleware(is_async=False)
         self._idle: list[RequestThread] = []  # touched on the event loop only
+        self._slots: asyncio.Semaphore | None = None  # made on the loop, at first use
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         thread = self._idle.pop() if self._idle else RequestThread()
@@ -85,7 +91,9 @@ class OneThreadASGIHandler(ASGIHandler):
                 async with ThreadSensitiveContext(executor=thread):
                     await super().__call__(scope, receive, send)
             finally:
-                if thread.pending or len(self._idle) >= IDLE_THREADS:
+                if not thread._threads:  # never ran anything (the request ended first)
+                    thread.shutdown(wait=False)
+                elif thread.pending or len(self._idle) >= settings.REQUEST_THREADS:
                     thread.retire()
                 else:
                     self._idle.append(thread)  # last in, first out: warm threads first
@@ -96,7 +104,10 @@ class OneThreadASGIHandler(ASGIHandler):
         except RequestAborted:
             return
         set_script_prefix(get_script_prefix(scope))
-        response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(settings.REQUEST_THREADS)
+        async with self._slots:
+            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
         try:
             await self.send_response(response, send)
         finally:

@@ -1,29 +1,206 @@
-"""The stream endpoints as Django routes them: the one definition of their paths.
+"""The streams when Pushpin holds them (GRIP): the hold, the recovery, the publishes.
 
-`config.urls` mounts this router; the ASGI route (`messaging.realtime.route`) derives
-the paths it answers from these routes by name, so the two cannot part. Django itself
-answers them only for Pushpin (`GRIP_URL`): otherwise the ASGI route answers first.
+What Pushpin asks when `GRIP_URL` is set reaches the ninja operations here (the ASGI
+route answers the stream paths otherwise, before Django sees the request); they also
+carry the OpenAPI description of the two stream paths.
+
+Pushpin delivers a published item to a held stream only when the item's `prev-id` is
+the last id that stream has for the channel; otherwise it asks the app to recover
+(a request to the hold's `next` link) and holds the stream's items until that answer
+comes. django-eventstream's own GRIP path stalled under load for two reasons read in
+Pushpin's source (1.36, the handler):
+
+- Every first subscription to a channel makes Pushpin recover every stream on it
+  about a second later, whatever the ids say. Those recoveries pass through a limiter
+  of 10 per second that groups up to 100 streams whose next link is the same URI; the
+  library's next link is different for every stream (it carries a signed `es-meta`
+  with the user and an expiry), so 1,000 new streams meant 100 seconds of recoveries,
+  each stream's messages waiting for its turn.
+- Its hold also subscribes a `user-<id>` channel and puts the library's user into
+  every request Pushpin makes back, which keeps those links apart too.
+
+Here the next link is ONE path for every stream, so recoveries go 100 at a time (and
+identical ones, same channel and same last id, are answered once: Pushpin shares
+them). What a recovery needs is in Pushpin's `Grip-Last` header (each channel with the
+last id the stream has), so the link needs no state of its own. The streams' channels
+were checked when the stream was opened; a recovery only replays what those channels
+already carry, and only for a request signed by Pushpin.
+
+Ids chain: every event is published with `id` = its stored id and `prev-id` = the one
+before it in the same channel (ids are dense per channel, `messaging.realtime.storage`), and
+every hold or recovery announces as `prev-id` the last id it wrote. The event's `id:`
+line is written into the published content (each stream has one channel), so no
+`build-id` filter is needed, and the stream-open event carries the stream's position
+as the ASGI route's does (a client dropped before its first message resumes from it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import random
+from collections.abc import Iterable
+from urllib.parse import quote, unquote
+
 import jwt
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django_eventstream.event import Event
+from django_eventstream.eventrequest import EventRequest
+from django_eventstream.eventstream import EventPermissionError
+from django_eventstream.storage import EventDoesNotExist
+from django_eventstream.utils import add_default_headers, get_storage, make_id, sse_encode_event
 from django_eventstream.views import events
+from django_grip import publish
+from gripcontrol import Channel, HttpStreamFormat
 from ninja import Router
 
 from core.auth import user_from_request
 from core.errors import NotAuthenticated, NotFound
 from core.schemas import error_responses
 from messaging.realtime.channels import ChannelManager, stream_channels
+from messaging.realtime.replay import read_stored
 from messaging.realtime.request import conversation_from_path, last_event_ids
 from messaging.selectors import CONVERSATION_NOT_FOUND
 
-router = Router(tags=["messaging"])
-# URL names of the two streams, in the API's namespace.
+# Pushpin's channel for a stream channel: the library's naming, so both agree.
+GRIP_PREFIX = "events-"
+KEEP_ALIVE = "event: keep-alive\ndata:\n\n"
+KEEP_ALIVE_SECONDS = 20
+# Pushpin re-asks the next link after this long without activity on a stream: a net
+# for a publish lost between the app and Pushpin. Streams share one bucket (one timer)
+# per timeout value, so the value is spread per stream to keep those recoveries from
+# all coming at once.
+NEXT_LINK_TIMEOUT = (3000, 3600)
+READ_BATCH = 500
+MAX_CHANNELS = 10
+
+
+def recover_path() -> str:
+    """The next link of every held stream: one URI, so Pushpin batches its recoveries.
+
+    A constant derived from `SECRET_KEY` rides along, so that without a `GRIP_KEY`
+    (development) a forged `Grip-Sig` still cannot read channels through it.
+    """
+    return f"/api/chat/events/recover?k={_link_key()}"
+
+
+def _link_key() -> str:
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"stayhub-grip-recover", hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def link_key_ok(value: str) -> bool:
+    return hmac.compare_digest(value.encode(), _link_key().encode())
+
+
+def grip_channel(channel: str) -> str:
+    return GRIP_PREFIX + quote(channel)
+
+
+def stream_channel(name: str) -> str | None:
+    """The stream channel of a Pushpin channel name (None for one that is not ours)."""
+    if not name.startswith(GRIP_PREFIX):
+        return None
+    return unquote(name[len(GRIP_PREFIX) :])
+
+
+def hold(request: HttpRequest, body: str, last_ids: dict[str, str]) -> HttpResponse:
+    """`body` now, then Pushpin holds the stream on `last_ids`' channels from those ids.
+
+    `request` must have come through django-grip's middleware (`request.grip`).
+    """
+    instruct = request.grip.start_instruct()
+    instruct.set_hold_stream()
+    low, high = NEXT_LINK_TIMEOUT
+    instruct.set_next_link(recover_path(), timeout=random.randint(low, high))  # noqa: S311
+    for channel, last_id in last_ids.items():
+        instruct.add_channel(Channel(grip_channel(channel), prev_id=str(last_id)))
+    instruct.set_keep_alive(KEEP_ALIVE, KEEP_ALIVE_SECONDS)
+    response = HttpResponse(body, content_type="text/event-stream")
+    add_default_headers(response, request=request)
+    return response
+
+
+def encode(event: Event) -> str:
+    """One event as its stream writes it: `id:` is the stream's id (one channel)."""
+    return sse_encode_event(event.type, event.data, event_id=make_id({event.channel: event.id}))
+
+
+def read_after(channel: str, last_id: int) -> tuple[list[Event], int, bool]:
+    """Stored events of `channel` after `last_id`: (events, the last id, whether reset).
+
+    A trimmed `last_id` (older than retention) resets to the channel's current id, as
+    the library's reads do; the caller then says `stream-reset`.
+    """
+    storage = get_storage()
+    out: list[Event] = []
+    while True:
+        try:
+            batch = storage.get_events(channel, last_id, limit=READ_BATCH)
+        except EventDoesNotExist as exc:
+            return out, int(exc.current_id), True
+        out += batch
+        if batch:
+            last_id = int(batch[-1].id)
+        if len(batch) < READ_BATCH:
+            return out, last_id, False
+
+
+def recover(request: HttpRequest) -> HttpResponse:
+    """Pushpin's recovery: what each channel missed after the `Grip-Last` ids, then hold.
+
+    The caller has checked that Pushpin signed the request.
+    """
+    last: dict[str, int] = {}
+    for name, last_id in request.grip.last.items():
+        channel = stream_channel(name)
+        if channel is None or not last_id.isdigit():
+            continue
+        last[channel] = int(last_id)
+    if not last or len(last) > MAX_CHANNELS:
+        return HttpResponse(status=400)
+    parts: list[str] = []
+    positions: dict[str, str] = {}
+    for channel, last_id in last.items():
+        missed, position, reset = read_after(channel, last_id)
+        if reset:
+            parts.append(
+                sse_encode_event(
+                    "stream-reset",
+                    {"channels": [channel]},
+                    event_id=make_id({channel: position}),
+                    json_encode=True,
+                )
+            )
+        parts += [encode(event) for event in missed]
+        positions[channel] = str(position)
+    return hold(request, "".join(parts), positions)
+
+
+def publish_events(stored: Iterable[Event]) -> None:
+    """Hand stored events to Pushpin, each chained to the one before it in its channel.
+
+    The publishes go out from django-grip's publisher thread, in call order, batched.
+    """
+    for event in stored:
+        publish(
+            grip_channel(event.channel),
+            HttpStreamFormat(encode(event)),
+            id=str(event.id),
+            prev_id=str(int(event.id) - 1),
+        )
+
+
+# ---------------------------------------------------------------- the ninja operations
+
+# URL names of the two streams, in the API's namespace. `config.urls` mounts this
+# router; the ASGI route (`messaging.realtime.route`) derives the paths it answers from
+# these routes by name, so the two cannot part.
 INBOX_STREAM = "inbox_events"
 CONVERSATION_STREAM = "conversation_events"
+
+router = Router(tags=["messaging"])
 
 _SSE_DOC = {
     "responses": {
@@ -45,18 +222,17 @@ _SSE_DOC = {
 def django_stream(request: HttpRequest, segment: str | None) -> HttpResponse:
     """The stream endpoints when Django itself is asked (through Pushpin with `GRIP_URL`).
 
-    Same checks as the ASGI route, then the library's view: under GRIP it answers at
-    once with the stored events and hold instructions. Its first chunk is left as the
-    library writes it: `stream-open` first and WITHOUT an id (Pushpin holds the position
-    in its subscription, not the client), so a client dropped there before its first
-    message still reconnects from "now"; only the ASGI route above gives the position.
-    Pushpin's follow-up requests carry the library's signed `es-meta` (user and
-    channels) instead of the caller's token; the library reads it, and `ChannelManager`
-    checks the channels again.
+    Same checks as the ASGI route; then, for Pushpin, the same first chunk (padding,
+    replay, `stream-open` with the stream's position as its id) and hold instructions
+    whose ids chain, with the one recovery link. A request that did not come through
+    Pushpin gets the library's own view. Follow-ups on streams opened by an older
+    version carry the library's signed `es-meta` and its next link; the library's view
+    still answers them.
     """
-    grip = getattr(request, "grip", None)
+    grip_data = getattr(request, "grip", None)
+    proxied = grip_data is not None and grip_data.proxied
     es_meta = request.GET.get("es-meta")
-    if grip is not None and grip.proxied and es_meta:
+    if proxied and es_meta:
         try:
             jwt.decode(es_meta, settings.SECRET_KEY.encode(), algorithms=["HS256"])
         except jwt.PyJWTError as exc:
@@ -68,9 +244,33 @@ def django_stream(request: HttpRequest, segment: str | None) -> HttpResponse:
     manager = ChannelManager()
     if not all(manager.can_read_channel(user, channel) for channel in channels):
         raise NotFound(CONVERSATION_NOT_FOUND)
-    last_event_ids(request, channels)  # a bad id is a 400 here too
+    last_ids = last_event_ids(request, channels)  # a bad id is a 400 here too
     request.user = user
-    return events(request, channels=channels)
+    if not proxied:
+        return events(request, channels=channels)
+    event_request = EventRequest()
+    event_request.channels = set(channels)
+    event_request.channel_last_ids = last_ids
+    event_request.is_next = event_request.is_recover = False
+    event_request.user = user
+    try:
+        replay = read_stored(event_request)
+    except EventPermissionError as exc:
+        raise NotFound(CONVERSATION_NOT_FOUND) from exc
+    position = event_request.channel_last_ids
+    # Imported here: the ASGI route imports this module (the streams' URL names).
+    from messaging.realtime.route import PADDING, stream_open
+
+    return hold(request, PADDING + replay + stream_open(position), position)
+
+
+@router.get("/events/recover", auth=None, include_in_schema=False)
+def grip_recover(request: HttpRequest) -> HttpResponse:
+    """Pushpin's recovery link for every held stream (see the module docstring)."""
+    grip_data = getattr(request, "grip", None)
+    if grip_data is None or not grip_data.proxied or not link_key_ok(request.GET.get("k", "")):
+        raise NotFound("Not found.")
+    return recover(request)
 
 
 @router.get(

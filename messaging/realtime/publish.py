@@ -34,6 +34,7 @@ from django_eventstream.utils import get_storage, publish_event
 from django_eventstream.views import get_listener_manager
 
 from messaging.models import ConversationMessage
+from messaging.realtime import grip
 from messaging.realtime.channels import (
     MESSAGE_EVENT,
     READ_EVENT,
@@ -67,24 +68,29 @@ def _deliver(events: list[Event]) -> None:
     """The second half of the library's `send_event`, for events already in storage."""
     from django_eventstream import eventstream
 
-    for event in events:
-        pub_id = str(event.id)
-        if eventstream.redis_client is not None:
-            eventstream.redis_client.publish(
+    if settings.GRIP_URL:
+        grip.publish_events(events)  # ids chained per channel (messaging.realtime.grip)
+    redis = eventstream.redis_client
+    if redis is not None:
+        # One round trip for all of the message's events.
+        pipe = redis.pipeline(transaction=False)
+        for event in events:
+            pipe.publish(
                 "events_channel",
                 json.dumps(
                     {
                         "channel": event.channel,
                         "event_type": event.type,
                         "data": event.data,
-                        "pub_id": pub_id,
+                        "pub_id": str(event.id),
                     }
                 ),
             )
-        else:
-            get_listener_manager().add_to_queues(event.channel, event)
-        if settings.GRIP_URL:
-            publish_event(event.channel, event.type, event.data, pub_id, str(event.id - 1))
+        pipe.execute()
+        return
+    manager = get_listener_manager()
+    for event in events:
+        manager.add_to_queues(event.channel, event)
 
 
 def publish_read(

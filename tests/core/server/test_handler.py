@@ -22,7 +22,7 @@ from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.urls import path
 
 from core.models import User
-from core.server.handler import IDLE_THREADS, OneThreadASGIHandler
+from core.server.handler import OneThreadASGIHandler
 from tests.support.asgi import http_scope
 
 release = threading.Event()
@@ -169,22 +169,26 @@ def test_a_thread_still_busy_when_its_request_is_cancelled_is_retired_not_lent_o
     assert len(idle) == 1  # the busy thread was not pooled
 
 
-def test_requests_at_once_each_get_a_thread_and_only_some_are_kept(
-    handler: OneThreadASGIHandler,
+def test_at_most_request_threads_run_at_once_and_as_many_threads_are_kept(
+    handler: OneThreadASGIHandler, settings: Any
 ) -> None:
-    wanted = IDLE_THREADS + 4
+    settings.REQUEST_THREADS = 3
+    wanted = 7
 
-    async def many() -> tuple[list[int], int]:
+    async def many() -> tuple[list[int], int, int]:
         pending = asyncio.gather(*(get(handler, "slow") for _ in range(wanted)))
-        while len(inside) < wanted:  # all of them inside the view at the same time
+        while len(inside) < 3:
             await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # the others wait on the loop, outside the view
+        at_once = len(inside)
         release.set()
         answers = await pending
-        return [a["thread"] for a in answers], len(handler._idle)
+        return [a["thread"] for a in answers], len(handler._idle), at_once
 
-    threads, idle = asyncio.run(many())
-    assert len(set(threads)) == wanted
-    assert idle == IDLE_THREADS
+    threads, idle, at_once = asyncio.run(many())
+    assert at_once == 3
+    assert len(threads) == wanted
+    assert idle == 3  # as many idle threads kept as may run at once
 
 
 def test_request_finished_comes_once_and_after_a_streamed_body_was_sent(

@@ -36,6 +36,8 @@ class Stream:
     opening: ServerSentEvent | None = None
     # Events read before `stream-open` (a resume's replay), handed out first.
     replayed: deque = field(default_factory=deque)
+    # (time.monotonic() on arrival, event) for every event read, in order.
+    arrivals: list = field(default_factory=list)
 
     def next_event(self, timeout: float = 5.0) -> ServerSentEvent:
         if self.replayed:
@@ -138,6 +140,7 @@ class StreamClient:
                     return
                 stream.opened.set()
                 async for event in EventSource(response).aiter_sse():
+                    stream.arrivals.append((time.monotonic(), event))
                     stream.events.put(event)
         except asyncio.CancelledError:
             raise

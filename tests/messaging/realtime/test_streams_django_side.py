@@ -93,15 +93,22 @@ def test_through_pushpin_the_answer_is_grip_instructions_after_the_same_checks(
     assert f"events-conversation-{conversation.pk}" in r["Grip-Channel"]
     assert "stored first" in r.content.decode()
 
-    # Pushpin's follow-up carries the library's signed es-meta instead of the token.
+    # Pushpin's follow-up (recovery) names the channels and last ids in Grip-Last, not
+    # the caller's token; the link is the same for every stream.
     next_link = r["Grip-Link"].split(";")[0].strip("<>")
-    follow_up = grip.get(next_link)
+    assert str(conversation.pk) not in next_link
+    assert f"events-conversation-{conversation.pk}; prev-id=1" in r["Grip-Channel"]
+    last = f"events-conversation-{conversation.pk}; last-id=0"
+    follow_up = grip.get(next_link, headers={"Grip-Last": last})
     assert follow_up.status_code == 200
     assert follow_up["Grip-Hold"] == "stream"
+    assert "stored first" in follow_up.content.decode()
+    assert grip.get(next_link).status_code == 400  # no Grip-Last: nothing to recover
+    # A follow-up of the library's kind (an older version's link) with a forged es-meta.
     query = parse_qs(urlsplit(next_link).query)
-    query["es-meta"] = ["forged"]
-    forged = grip.get(urlsplit(next_link).path, data={k: v[0] for k, v in query.items()})
+    forged = grip.get(path, data={"link": "next", "es-meta": "forged"})
     assert forged.status_code == 401
+    assert query  # the recovery link carries its key
 
 
 def test_the_openapi_schema_documents_both_streams() -> None:

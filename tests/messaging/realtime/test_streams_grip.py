@@ -7,7 +7,10 @@ events then come through Pushpin from the library's GRIP publish.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,3 +114,99 @@ def test_a_forged_grip_signature_gets_no_grip_instructions(proxied: Proxied) -> 
     with httpx.stream("GET", url, headers={**headers, "Grip-Sig": forged}, timeout=5) as bad:
         assert bad.status_code == 200
         assert "grip-hold" not in bad.headers
+
+
+def test_under_pushpin_a_stream_dropped_before_any_message_resumes_from_its_stream_open_id(
+    proxied: Proxied, streams: StreamClient
+) -> None:
+    """Under GRIP too, `stream-open` carries the position the stream starts from."""
+    ann, bob = person("Ann"), person("Bob")
+    chat = start_chat(proxied.app, ann, bob)
+    earlier = send(proxied.app, ann, chat, "said before the stream opened").text
+    stream = streams.open(conversation_url(proxied, chat), bob.auth)
+    assert stream.opening is not None and not stream.replayed
+    position = stream.opening.id
+    assert position == f"conversation-{chat}:1"
+    stream.no_message(within=0.3)
+    streams.close(stream)
+
+    missed = [send(proxied.app, (ann, bob)[i % 2], chat, f"missed {i}").text for i in range(3)]
+    resumed = streams.open(conversation_url(proxied, chat), {**bob.auth, "Last-Event-ID": position})
+    replayed = resumed.messages(3, timeout=3.0)
+    assert [e.data for e in replayed] == missed
+    assert earlier not in [e.data for e in replayed]
+    assert resumed.opening.id == f"conversation-{chat}:4"  # after the replay, never ahead
+    live = send(proxied.app, ann, chat, "live after the resume").text
+    got = resumed.messages(1, timeout=3.0)
+    assert [e.data for e in got] == [live]
+    assert got[0].id == f"conversation-{chat}:5"
+    resumed.no_message(within=0.3)
+
+
+def test_many_new_streams_through_pushpin_get_their_messages_at_once(
+    proxied: Proxied, streams: StreamClient
+) -> None:
+    """Streams opened together are not kept waiting on Pushpin's recoveries.
+
+    Pushpin recovers every stream of a newly subscribed channel about a second after it
+    subscribes, at most 10 recoveries a second, grouping streams whose recovery link is
+    the same URI. With a link per stream, 60 new streams took 6 s to recover, and their
+    messages waited; with one link for all they recover together.
+    """
+    pairs = [(person(f"A{i}"), person(f"B{i}")) for i in range(30)]
+    chats = [start_chat(proxied.app, a, b) for a, b in pairs]
+    with ThreadPoolExecutor(max_workers=60) as pool:  # all at once, as a crowd arrives
+        futures = [
+            [
+                pool.submit(streams.open, conversation_url(proxied, chat), who.auth, timeout=30.0)
+                for who in pair
+            ]
+            for chat, pair in zip(chats, pairs, strict=True)
+        ]
+        opened = [[f.result() for f in pair] for pair in futures]
+    time.sleep(1.2)  # Pushpin's first-subscription recoveries are due now
+    sent_at = {}
+    for n, (chat, (a, _)) in enumerate(zip(chats, pairs, strict=True)):
+        sent_at[chat] = time.monotonic()
+        send(proxied.app, a, chat, f"hello chat {n}")  # no long digit runs: those are masked
+    for n, (chat, pair) in enumerate(zip(chats, opened, strict=True)):
+        for stream in pair:
+            got = stream.messages(1, timeout=15.0)
+            assert json.loads(got[0].data)["body"] == f"hello chat {n}"
+            assert got[0].id == f"conversation-{chat}:1"
+            arrived = next(t for t, e in stream.arrivals if e.event == "message")
+            took = arrived - sent_at[chat]
+            assert took < 2.5, f"{took:.1f} s from POST to arrival through Pushpin"
+
+
+def test_the_recovery_link_answers_pushpin_only(proxied: Proxied) -> None:
+    """The shared recovery link replays a channel only to a request Pushpin signed."""
+    import httpx
+    import jwt
+
+    ann, bob = person("Ann"), person("Bob")
+    chat = start_chat(proxied.app, ann, bob)
+    secret = send(proxied.app, ann, chat, "not for strangers").json()["body"]
+    last = {"Grip-Last": f"events-conversation-{chat}; last-id=0"}
+    genuine = jwt.encode({"iss": "pushpin", "exp": 4102444800}, GRIP_KEY, algorithm="HS256")
+    forged = jwt.encode({"iss": "pushpin", "exp": 4102444800}, "x" * 40, algorithm="HS256")
+    with httpx.stream(
+        "GET",
+        f"{proxied.app.url}/api/chat/{chat}/events",
+        headers={**bob.auth, "Grip-Sig": genuine},
+        timeout=5,
+    ) as opened:
+        link = opened.headers["grip-link"]
+    path = link[link.index("<") + 1 : link.index(">")]
+    assert "conversation" not in path and str(bob.user.pk) not in path  # one link for all
+    url = f"{proxied.app.url}{path}"
+
+    ok = httpx.get(url, headers={**last, "Grip-Sig": genuine}, timeout=5)
+    assert ok.status_code == 200 and secret in ok.text
+    assert ok.headers["grip-hold"] == "stream"
+    assert f"events-conversation-{chat}; prev-id=1" in ok.headers["grip-channel"]
+    for headers in ({**last, "Grip-Sig": forged}, last):
+        refused = httpx.get(url, headers=headers, timeout=5)
+        assert refused.status_code == 404 and secret not in refused.text
+    no_key = httpx.get(url.split("?")[0], headers={**last, "Grip-Sig": genuine}, timeout=5)
+    assert no_key.status_code == 404 and secret not in no_key.text
