@@ -24,7 +24,11 @@ from django.test import Client
 
 from core.models import User
 from core.tokens import issue_pair
-from tests.support.services import pushpin_factory, redis_url  # noqa: F401 (fixtures)
+from tests.support.services import (  # noqa: F401 (fixtures)
+    pushpin_factory,
+    redis_server,
+    redis_url,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Corr3ct-Horse-Battery"
