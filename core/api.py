@@ -61,6 +61,17 @@ def _error_doc(description: str, retry_after: bool = False) -> dict[str, Any]:
     return doc
 
 
+class StayhubSchema(OpenAPISchema):
+    """An operation whose auth lets anonymous callers through (`JWTAuth(optional=True)`)
+    says so: its security requirement list holds the empty one too (OpenAPI's "optional")."""
+
+    def operation_security(self, operation: Any) -> list[dict[str, Any]] | None:
+        security = super().operation_security(operation)
+        if security and any(getattr(a, "optional", False) for a in operation.auth_callbacks):
+            security = [{}, *security]
+        return security
+
+
 class StayhubAPI(NinjaAPI):
     """NinjaAPI whose OpenAPI document also lists the answers any operation may give.
 
@@ -74,7 +85,9 @@ class StayhubAPI(NinjaAPI):
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
     ) -> OpenAPISchema:
-        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        schema = StayhubSchema(api=self, path_prefix=path_prefix)
         unavailable = _error_doc(
             "A dependency (the database, Redis) is unavailable or busy: nothing was "
             "written; send it again after `Retry-After` seconds.",
