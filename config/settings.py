@@ -209,12 +209,22 @@ NINJA_PAGINATION_MAX_LIMIT = 100
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 GRIP_URL = os.environ.get("GRIP_URL", "")
+GRIP_KEY = os.environ.get("GRIP_KEY", "")
 # Seconds any Redis call may take (connecting, or waiting for an answer): a stalled
 # Redis then costs a request this long and an answer 503, never a hung request.
 REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 2.0)
 
 if REDIS_URL:
-    _redis_timeouts = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # No retry inside a call either: redis-py's own client retries 10 times by default,
+    # which turns one REDIS_TIMEOUT into half a minute.
+    _redis_timeouts = {
+        "socket_timeout": REDIS_TIMEOUT,
+        "socket_connect_timeout": REDIS_TIMEOUT,
+        "retry": Retry(NoBackoff(), 0),
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -307,7 +317,7 @@ if GRIP_URL:
     # request). GRIP_KEY is Pushpin's sig_key: with it, a Grip-Sig header is verified,
     # without it anyone who reaches the app directly could pose as Pushpin.
     MIDDLEWARE.insert(0, "django_grip.GripMiddleware")
-    _grip_key = os.environ.get("GRIP_KEY", "")
+    _grip_key = GRIP_KEY
     if _grip_key:
         # in the URL, where django-grip's signature check looks for it (`key`)
         _sep = "&" if "?" in GRIP_URL else "?"

@@ -23,8 +23,10 @@ Pushpin also notices gaps) when `GRIP_URL` is set.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -32,8 +34,10 @@ from django_eventstream import models as stored
 from django_eventstream.event import Event
 from django_eventstream.utils import get_storage, publish_event
 from django_eventstream.views import get_listener_manager
+from redis.exceptions import RedisError
 
 from messaging.models import ConversationMessage
+from messaging.realtime import redis_listener
 from messaging.realtime.channels import (
     MESSAGE_EVENT,
     READ_EVENT,
@@ -43,6 +47,8 @@ from messaging.realtime.channels import (
 )
 from messaging.realtime.storage import trim_expired
 from messaging.schemas import message_payload
+
+logger = logging.getLogger(__name__)
 
 
 def publish_message(message: ConversationMessage) -> None:
@@ -67,20 +73,12 @@ def _deliver(events: list[Event]) -> None:
     """The second half of the library's `send_event`, for events already in storage."""
     from django_eventstream import eventstream
 
+    redis_ok = True
     for event in events:
         pub_id = str(event.id)
         if eventstream.redis_client is not None:
-            eventstream.redis_client.publish(
-                "events_channel",
-                json.dumps(
-                    {
-                        "channel": event.channel,
-                        "event_type": event.type,
-                        "data": event.data,
-                        "pub_id": pub_id,
-                    }
-                ),
-            )
+            if redis_ok:
+                redis_ok = _publish_to_redis(eventstream.redis_client, event, pub_id)
         else:
             get_listener_manager().add_to_queues(event.channel, event)
         if settings.GRIP_URL:
@@ -150,3 +148,30 @@ def message_rewrite_stored(message: ConversationMessage) -> int:
         event.save(update_fields=["data"])
         rewritten += 1
     return rewritten
+
+
+def _publish_to_redis(client: Any, event: Event, pub_id: str) -> bool:
+    """Publish one stored event to every worker; False (logged) when Redis fails.
+
+    The event is already committed, so the send that stored it still answers 201; but
+    some streams may now miss it live. So this worker's streams are ended (their clients
+    resume from storage), and the other workers' subscribers end theirs when they
+    notice the outage (`messaging.realtime.redis_listener`).
+    """
+    try:
+        client.publish(
+            "events_channel",
+            json.dumps(
+                {
+                    "channel": event.channel,
+                    "event_type": event.type,
+                    "data": event.data,
+                    "pub_id": pub_id,
+                }
+            ),
+        )
+    except RedisError as exc:
+        logger.warning("Redis publish failed (%r): ending this worker's open streams", exc)
+        redis_listener.lost("publish failed")
+        return False
+    return True
