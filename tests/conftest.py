@@ -166,6 +166,7 @@ class LiveServer:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
+        self.stop()  # not left running behind a failed test
         raise RuntimeError("uvicorn did not start within 90 s")
 
     def stop(self) -> None:
