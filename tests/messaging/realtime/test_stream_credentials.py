@@ -22,8 +22,8 @@ from django.conf import settings
 
 from core.models import User
 from tests.conftest import PASSWORD, LiveServer
-from tests.messaging.sse import Stream, StreamClient, stream_client
-from tests.messaging.test_streams import (
+from tests.messaging.realtime.sse import Stream, StreamClient, stream_client
+from tests.messaging.realtime.test_streams import (
     FAST_SENDING,
     Person,
     conversation_url,

@@ -21,7 +21,7 @@ import pytest
 from django.db import connection
 
 from tests.conftest import LiveServer
-from tests.messaging.test_streams import FAST_SENDING, person, start_chat
+from tests.messaging.realtime.test_streams import FAST_SENDING, person, start_chat
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
