@@ -50,6 +50,10 @@ _per_user: Counter[str] = Counter()
 _tasks: dict[str, asyncio.Task] = {}
 
 
+def registered() -> set[StreamListener]:
+    return _open
+
+
 def has_room(user_id: str) -> bool:
     return _per_user[user_id] < settings.STREAM_LIMIT
 

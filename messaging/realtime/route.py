@@ -130,9 +130,18 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
     manager.add_listener(listener)
     open_streams.add(listener, expires_at=float(claims["exp"]))
     disconnected = watch_disconnect(receive, listener)
+
+    def release() -> None:
+        """Forget the stream, once (before a refusal is sent, or when it ends)."""
+        if listener in open_streams.registered():
+            disconnected.cancel()
+            open_streams.remove(listener)
+            manager.remove_listener(listener)
+
     try:
         if not redis_listener.is_live():
             # Registered first, checked after: a loss from now on ends this stream too.
+            release()
             await send_error(
                 send, 503, "Live delivery is unavailable; retry in a moment.", RETRY_AFTER
             )
@@ -143,6 +152,7 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
                     request, event_request
                 )
             except ServiceError as exc:
+                release()  # no listener left behind once the refusal is out
                 await send_error(send, exc.status_code, exc.detail)
                 return
             headers = {"Content-Type": "text/event-stream"}
@@ -163,9 +173,7 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
         await pump(send, receive, listener, event_request, disconnected)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
-        disconnected.cancel()
-        open_streams.remove(listener)
-        manager.remove_listener(listener)
+        release()
 
 
 def build_stream_path() -> re.Pattern[str]:
