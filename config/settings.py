@@ -33,6 +33,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -208,19 +213,36 @@ NINJA_PAGINATION_MAX_LIMIT = 100
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 GRIP_URL = os.environ.get("GRIP_URL", "")
+GRIP_KEY = os.environ.get("GRIP_KEY", "")
+# Seconds any Redis call may take (connecting, or waiting for an answer): a stalled
+# Redis then costs a request this long and an answer 503, never a hung request.
+REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 2.0)
 
 if REDIS_URL:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # No retry inside a call either: redis-py's own client retries 10 times by default,
+    # which turns one REDIS_TIMEOUT into half a minute.
+    _redis_timeouts = {
+        "socket_timeout": REDIS_TIMEOUT,
+        "socket_connect_timeout": REDIS_TIMEOUT,
+        "retry": Retry(NoBackoff(), 0),
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": dict(_redis_timeouts),
         }
     }
     _redis = urlsplit(REDIS_URL)
+    # django-eventstream's publishing client (and the subscriber, messaging.realtime)
     EVENTSTREAM_REDIS = {
         "host": _redis.hostname or "localhost",
         "port": _redis.port or 6379,
         "db": int((_redis.path or "/0").lstrip("/") or 0),
+        **_redis_timeouts,
     }
     if _redis.password:
         EVENTSTREAM_REDIS["password"] = _redis.password
@@ -292,6 +314,11 @@ EVENTSTREAM_STORAGE_CLASS = "messaging.realtime.storage.EventStorage"
 EVENTSTREAM_CHANNELMANAGER_CLASS = "messaging.realtime.channels.ChannelManager"
 # Seconds of silence before a stream sends a keep-alive (API.md: at most 20).
 STREAM_KEEPALIVE_SECONDS = min(env_int("STREAM_KEEPALIVE_SECONDS", 20), 20)
+# Open streams per user and worker process (API.md, Limits); one more answers 429.
+STREAM_LIMIT = env_int("STREAM_LIMIT", 20)
+# How often a worker re-reads its open streams' users (one query for all of them), so
+# that a stream ends soon after its user is deactivated or logs out on any worker.
+STREAM_AUTH_CHECK_SECONDS = env_float("STREAM_AUTH_CHECK_SECONDS", 5.0)
 
 if GRIP_URL:
     # Pushpin holds the streams. django-grip reads GRIP_URL itself; GRIP_PROXIES is
@@ -299,7 +326,7 @@ if GRIP_URL:
     # request). GRIP_KEY is Pushpin's sig_key: with it, a Grip-Sig header is verified,
     # without it anyone who reaches the app directly could pose as Pushpin.
     MIDDLEWARE.insert(0, "django_grip.GripMiddleware")
-    _grip_key = os.environ.get("GRIP_KEY", "")
+    _grip_key = GRIP_KEY
     if _grip_key:
         # in the URL, where django-grip's signature check looks for it (`key`)
         _sep = "&" if "?" in GRIP_URL else "?"

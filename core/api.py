@@ -20,7 +20,7 @@ from ninja.errors import Throttled as NinjaThrottled
 from ninja.openapi.schema import OpenAPISchema
 
 from core import services
-from core.auth import JWTAuth, clear_auth_cookies, set_auth_cookies
+from core.auth import JWTAuth, bearer_token, clear_auth_cookies, set_auth_cookies
 from core.errors import ServiceError, error_response
 from core.models import User
 from core.schemas import (
@@ -37,7 +37,7 @@ from core.schemas import (
 from core.selectors import get_user
 from core.server.api_guard import UNAVAILABLE, is_unavailable, unavailable_response
 from core.throttling import PerAddressThrottle
-from core.tokens import TokenPair, spend_refresh
+from core.tokens import TokenPair, spend_refresh, token_subject, tokens_revoke
 
 # SQLite's primary result codes for "another connection holds the lock".
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
@@ -61,6 +61,17 @@ def _error_doc(description: str, retry_after: bool = False) -> dict[str, Any]:
     return doc
 
 
+class StayhubSchema(OpenAPISchema):
+    """An operation whose auth lets anonymous callers through (`JWTAuth(optional=True)`)
+    says so: its security requirement list holds the empty one too (OpenAPI's "optional")."""
+
+    def operation_security(self, operation: Any) -> list[dict[str, Any]] | None:
+        security = super().operation_security(operation)
+        if security and any(getattr(a, "optional", False) for a in operation.auth_callbacks):
+            security = [{}, *security]
+        return security
+
+
 class StayhubAPI(NinjaAPI):
     """NinjaAPI whose OpenAPI document also lists the answers any operation may give.
 
@@ -74,7 +85,9 @@ class StayhubAPI(NinjaAPI):
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
     ) -> OpenAPISchema:
-        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        schema = StayhubSchema(api=self, path_prefix=path_prefix)
         unavailable = _error_doc(
             "A dependency (the database, Redis) is unavailable or busy: nothing was "
             "written; send it again after `Retry-After` seconds.",
@@ -246,15 +259,29 @@ def refresh(request: HttpRequest, response: HttpResponse, payload: RefreshIn) ->
 @auth_router.post(
     "/logout",
     response={204: None, **error_responses(403)},
-    summary="Forget the browser's auth cookies and spend its refresh token "
-    "(403 for a request another site's page sent)",
+    summary="Log out: every token of the caller is refused from now on, open streams end",
+    description=(
+        "The caller is named by the browser's refresh cookie, else a Bearer access token. "
+        "Their refresh token is spent, every access and refresh token issued to them so far "
+        "is refused from now on (API calls 401; open event streams end with "
+        "`stream-error` `unauthorized`), and the browser's auth cookies are cleared. "
+        "403 for a request another site's page sent."
+    ),
 )
 def logout(request: HttpRequest, response: HttpResponse) -> Status:
     if is_cross_site(request):
         return Status(403, {"detail": "A logout must come from this site's own pages."})
-    token = request.COOKIES.get(settings.REFRESH_COOKIE_NAME)
-    if token:
-        spend_refresh(token)
+    refresh_token = request.COOKIES.get(settings.REFRESH_COOKIE_NAME)
+    user_id = token_subject(refresh_token, "refresh")
+    if user_id is None:
+        try:
+            user_id = token_subject(bearer_token(request), "access")
+        except ServiceError:  # a malformed Authorization header: nobody to log out
+            user_id = None
+    if refresh_token:
+        spend_refresh(refresh_token)
+    if user_id is not None:
+        tokens_revoke(user_id)
     clear_auth_cookies(response)
     response["Cache-Control"] = "no-store"
     return Status(204, None)

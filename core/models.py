@@ -42,6 +42,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Tokens carry the generation they were issued in (`gen` claim); logging out moves
+    # it on, which refuses every token issued before, open streams' included.
+    token_generation = models.PositiveIntegerField(default=0)
 
     objects = UserManager()
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import jwt
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from core.errors import NotAuthenticated
 from core.models import RevokedTokenFamily, SpentRefreshToken, User
@@ -38,6 +39,7 @@ def _encode(user: User, token_type: TokenType, family: str | None = None) -> str
         "iat": now,
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,
+        "gen": user.token_generation,
     }
     if family is not None:
         claims["fam"] = family
@@ -74,13 +76,37 @@ def decode(token: str, expected_type: TokenType) -> dict[str, Any]:
     return claims
 
 
+def generation(claims: dict[str, Any]) -> int:
+    """The user's token generation a token was issued in (0 for tokens from before it)."""
+    value = claims.get("gen", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
+
+
+def is_current(claims: dict[str, Any], user: User) -> bool:
+    """Whether the token was issued after the user's last logout (`User.token_generation`)."""
+    return generation(claims) >= user.token_generation
+
+
 def user_for_token(token: str, expected_type: TokenType = "access") -> User:
     """The active user a token names (one query), or NotAuthenticated."""
     claims = decode(token, expected_type)
     try:  # get(): no ORDER BY, unlike first()
-        return User.objects.get(pk=claims["sub"], is_active=True)
+        user = User.objects.get(pk=claims["sub"], is_active=True)
     except User.DoesNotExist as exc:
         raise NotAuthenticated("Invalid token.") from exc
+    if not is_current(claims, user):
+        raise NotAuthenticated("This token was revoked by a logout.")
+    return user
+
+
+def tokens_revoke(user_id: uuid.UUID | str) -> None:
+    """Refuse every token of the user issued so far (logout): streams opened with one end.
+
+    A counter moved on in the database, which every worker reads: API calls check it
+    when they load the user, open streams when they re-check their users
+    (`STREAM_AUTH_CHECK_SECONDS`).
+    """
+    User.objects.filter(pk=user_id).update(token_generation=F("token_generation") + 1)
 
 
 def rotate_refresh(token: str) -> tuple[User, TokenPair]:
@@ -93,7 +119,7 @@ def rotate_refresh(token: str) -> tuple[User, TokenPair]:
     claims = decode(token, "refresh")
     family = str(claims.get("fam") or claims["jti"])[:64]
     user = User.objects.filter(pk=claims["sub"], is_active=True).first()
-    if user is None:
+    if user is None or not is_current(claims, user):
         raise NotAuthenticated("Invalid token.")
     expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC)
     if RevokedTokenFamily.objects.filter(family=family).exists():
@@ -121,3 +147,13 @@ def spend_refresh(token: str) -> None:
     """Spend a refresh token at logout, quietly ignoring one that is already unusable."""
     with contextlib.suppress(NotAuthenticated):
         rotate_refresh(token)
+
+
+def token_subject(token: str | None, expected_type: TokenType) -> str | None:
+    """The user id a valid token names; None for no token or a bad one (for logout)."""
+    if not token:
+        return None
+    try:
+        return str(decode(token, expected_type)["sub"])
+    except NotAuthenticated:
+        return None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -25,7 +26,7 @@ from core.errors import ServiceError
 from core.forms import LoginForm, SettingsForm, SignupForm
 from core.models import User
 from core.throttling import PerAddressThrottle
-from core.tokens import TokenPair
+from core.tokens import TokenPair, token_subject, tokens_revoke
 from core.web import safe_next
 
 
@@ -132,6 +133,9 @@ def logout_page(request: HttpRequest) -> HttpResponse:
     script-less way and clears both cookies.
     """
     if request.method == "POST":
+        user_id = token_subject(request.COOKIES.get(settings.ACCESS_COOKIE_NAME), "access")
+        if user_id is not None:
+            tokens_revoke(user_id)  # as the API's logout: this browser's streams end too
         response = HttpResponseRedirect("/")
         clear_auth_cookies(response)
         messages.info(request, "You are logged out. See you soon.")

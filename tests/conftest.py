@@ -24,7 +24,11 @@ from django.test import Client
 
 from core.models import User
 from core.tokens import issue_pair
-from tests.support.services import pushpin_factory, redis_url  # noqa: F401 (fixtures)
+from tests.support.services import (  # noqa: F401 (fixtures)
+    pushpin_factory,
+    redis_server,
+    redis_url,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Corr3ct-Horse-Battery"
@@ -148,7 +152,8 @@ class LiveServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
+        # Generous: on a loaded shared machine a start has taken more than 30 s.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"uvicorn exited early; see {self.log_path}")
@@ -161,9 +166,8 @@ class LiveServer:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        # Never leave a server behind: the fixture only stops the ones that started.
-        self.stop()
-        raise RuntimeError("uvicorn did not start within 60 s")
+        self.stop()  # not left running behind a failed test
+        raise RuntimeError("uvicorn did not start within 90 s")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

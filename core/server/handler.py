@@ -109,11 +109,35 @@ class OneThreadASGIHandler(ASGIHandler):
         async with self._slots:
             response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
         try:
-            await self.send_response(response, send)
+            if response.streaming:
+                await self._send_until_disconnect(response, send, receive)
+            else:
+                await self.send_response(response, send)
         finally:
             if response.streaming:
                 await sync_to_async(response.close, thread_sensitive=True)()
             body_file.close()
+
+    async def _send_until_disconnect(
+        self, response: HttpResponseBase, send: Any, receive: Any
+    ) -> None:
+        """Send a streaming response, and stop (closing its iterator) when the client leaves.
+
+        An endless stream (the library's own event view, under GRIP or reached by a
+        path the stream route does not take) would otherwise be written to a closed
+        connection forever, keeping this request's thread and its database connection:
+        Django's own handler watches for `http.disconnect` the same way.
+        """
+        sending = asyncio.ensure_future(self.send_response(response, send))
+        watching = asyncio.ensure_future(_until_disconnect(receive))
+        try:
+            await asyncio.wait({sending, watching}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sending, watching):
+                task.cancel()
+            await asyncio.gather(sending, watching, return_exceptions=True)
+        if not sending.cancelled() and sending.exception() is not None:
+            raise sending.exception()
 
     def _respond(self, scope: dict, body_file: Any) -> HttpResponseBase:
         """The request's thread: started signal, request, middleware + view, and close."""
@@ -137,6 +161,11 @@ class OneThreadASGIHandler(ASGIHandler):
         idle, self._idle = self._idle, []
         closed = [asyncio.wrap_future(thread.retire()) for thread in idle]
         await asyncio.gather(*closed, return_exceptions=True)
+
+
+async def _until_disconnect(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def get_asgi_application() -> OneThreadASGIHandler:

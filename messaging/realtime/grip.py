@@ -277,7 +277,7 @@ def grip_recover(request: HttpRequest) -> HttpResponse:
     "/events",
     url_name=INBOX_STREAM,
     auth=None,
-    response=error_responses(400, 401),
+    response=error_responses(400, 401, 429),
     openapi_extra=_SSE_DOC,
     summary="The caller's inbox stream: message events of all their conversations",
 )
@@ -289,7 +289,7 @@ def inbox_events(request: HttpRequest) -> HttpResponse:
     "/{conversation_id}/events",
     url_name=CONVERSATION_STREAM,
     auth=None,
-    response=error_responses(400, 401, 404),
+    response=error_responses(400, 401, 404, 429),
     openapi_extra=_SSE_DOC,
     summary="A conversation's stream of message events (participants only)",
 )

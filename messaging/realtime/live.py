@@ -14,12 +14,17 @@ from django_eventstream.utils import make_id, sse_encode_error, sse_encode_event
 from django_eventstream.views import Listener, get_listener_manager
 
 from messaging.realtime.channels import TYPING_EVENT, is_own_typing
-from messaging.realtime.replay import reread_stored
+from messaging.realtime.replay import reread_page
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 KEEP_ALIVE = "event: keep-alive\ndata:\n\n"
+# Why a stream must end early (`listener.end`, see `messaging.realtime.open_streams`).
+UNAUTHORIZED_END = "unauthorized"
+RECONNECT_END = "reconnect"
+# The end of a stream whose credential expired or was revoked (API.md).
+UNAUTHORIZED = 'event: stream-error\ndata: {"condition": "unauthorized"}\n\n'
 
 
 def looks_in_storage_when_idle() -> bool:
@@ -110,24 +115,57 @@ class KeepAlive:
         self.timer = self.loop.call_later(left, self._fire)
 
 
-async def pump(
-    send: Send, receive: Receive, listener: Listener, event_request: EventRequest
-) -> None:
-    """Write live events until the client leaves; a keep-alive after each idle interval.
+async def replay(send: Send, event_request: EventRequest, disconnected: asyncio.Future) -> None:
+    """Write what storage holds after `channel_last_ids`, a page at a time (`read_page`):
+    the next page is read once the previous one was written, and not after the client left."""
+    more = True
+    while more and not disconnected.done():
+        text, more = await sync_to_async(reread_page, thread_sensitive=False)(event_request)
+        if text:
+            await write_body(send, text)
 
-    The stream waits on its listener's event alone: the client leaving and the
-    keep-alive timer set it too. An event thus costs one future, and a waiting stream
-    holds one task (the disconnect watch) and one timer: little for the cyclic GC to sweep.
-    """
-    manager = get_listener_manager()
+
+def watch_disconnect(receive: Receive, listener: Listener) -> asyncio.Future:
+    """A task done when the client leaves; it wakes the listener then."""
     disconnected = asyncio.ensure_future(_until_disconnect(receive))
     disconnected.add_done_callback(lambda _: listener.aevent.set())
+    return disconnected
+
+
+async def pump(
+    send: Send,
+    receive: Receive,
+    listener: Listener,
+    event_request: EventRequest,
+    disconnected: asyncio.Future | None = None,
+) -> None:
+    """Write live events until the client leaves or the stream must end; keep-alives when idle.
+
+    The stream waits on its listener's event alone: the client leaving, the keep-alive
+    timer and `open_streams.end_stream` set it too. An event thus costs one future, and
+    a waiting stream holds one task (the disconnect watch) and one timer. (A task, a
+    timer and a set per event, alive until the stream's next event, were with hundreds
+    of open streams most of what Python's cyclic GC had to sweep.)
+
+    A stream told to end (`listener.end`) ends there: after `stream-error` /
+    `unauthorized` when its credential is gone, silently when the fan-out broke (its
+    client reconnects with `Last-Event-ID` and resumes from storage).
+    """
+    manager = get_listener_manager()
+    if disconnected is None:
+        disconnected = watch_disconnect(receive, listener)
     keep_alive = KeepAlive(listener, settings.STREAM_KEEPALIVE_SECONDS)
     idle_reads = looks_in_storage_when_idle()
     try:
         while True:
             await listener.aevent.wait()
             if disconnected.done():
+                return
+            end = getattr(listener, "end", None)
+            if end == UNAUTHORIZED_END:
+                await write_body(send, UNAUTHORIZED)
+                return
+            if end is not None:
                 return
             with manager.lock:
                 queued, overflow, error = (
@@ -138,18 +176,20 @@ async def pump(
                 listener.channel_items, listener.overflow = {}, False
                 listener.aevent.clear()
             text, complete = take_in_order(queued, event_request.channel_last_ids, listener.user_id)
+            if text:
+                await write_body(send, text)
+                keep_alive.wrote()
             if overflow or not complete or (idle_reads and keep_alive.due and not text):
                 try:
-                    text += await sync_to_async(reread_stored, thread_sensitive=False)(
-                        event_request
-                    )
+                    await replay(send, event_request, disconnected)
                 except EventPermissionError as exc:
                     error = {"condition": "forbidden", "text": str(exc)}
+                keep_alive.wrote()
             if error:
-                await write_body(send, text + sse_encode_error(error["condition"], error["text"]))
+                await write_body(send, sse_encode_error(error["condition"], error["text"]))
                 return
-            if text or keep_alive.due:
-                await write_body(send, text or KEEP_ALIVE)
+            if keep_alive.due:
+                await write_body(send, KEEP_ALIVE)
                 keep_alive.wrote()
     finally:
         keep_alive.cancel()

@@ -23,8 +23,10 @@ Pushpin also notices gaps) when `GRIP_URL` is set.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -32,9 +34,10 @@ from django_eventstream import models as stored
 from django_eventstream.event import Event
 from django_eventstream.utils import get_storage, publish_event
 from django_eventstream.views import get_listener_manager
+from redis.exceptions import RedisError
 
 from messaging.models import ConversationMessage
-from messaging.realtime import grip
+from messaging.realtime import grip, redis_listener
 from messaging.realtime.channels import (
     MESSAGE_EVENT,
     READ_EVENT,
@@ -44,6 +47,8 @@ from messaging.realtime.channels import (
 )
 from messaging.realtime.storage import trim_expired
 from messaging.schemas import message_payload
+
+logger = logging.getLogger(__name__)
 
 
 def publish_message(message: ConversationMessage) -> None:
@@ -72,21 +77,7 @@ def _deliver(events: list[Event]) -> None:
         grip.publish_events(events)  # ids chained per channel (messaging.realtime.grip)
     redis = eventstream.redis_client
     if redis is not None:
-        # One round trip for all of the message's events.
-        pipe = redis.pipeline(transaction=False)
-        for event in events:
-            pipe.publish(
-                "events_channel",
-                json.dumps(
-                    {
-                        "channel": event.channel,
-                        "event_type": event.type,
-                        "data": event.data,
-                        "pub_id": str(event.id),
-                    }
-                ),
-            )
-        pipe.execute()
+        _publish_to_redis(redis, events)
         return
     manager = get_listener_manager()
     for event in events:
@@ -156,3 +147,33 @@ def message_rewrite_stored(message: ConversationMessage) -> int:
         event.save(update_fields=["data"])
         rewritten += 1
     return rewritten
+
+
+def _publish_to_redis(client: Any, events: list[Event]) -> bool:
+    """Publish stored events to every worker, in one round trip; False (logged) when Redis fails.
+
+    The events are already committed, so the send that stored them still answers 201; but
+    some streams may now miss them live. So this worker's streams are ended (their clients
+    resume from storage), and the other workers' subscribers end theirs when they
+    notice the outage (`messaging.realtime.redis_listener`).
+    """
+    try:
+        pipe = client.pipeline(transaction=False)
+        for event in events:
+            pipe.publish(
+                "events_channel",
+                json.dumps(
+                    {
+                        "channel": event.channel,
+                        "event_type": event.type,
+                        "data": event.data,
+                        "pub_id": str(event.id),
+                    }
+                ),
+            )
+        pipe.execute()
+    except RedisError as exc:
+        logger.warning("Redis publish failed (%r): ending this worker's open streams", exc)
+        redis_listener.lost("publish failed")
+        return False
+    return True

@@ -14,54 +14,80 @@ from django_eventstream.utils import make_id, sse_encode_event
 
 from core.auth import user_from_request
 from core.errors import NotFound
+from core.models import User
 from messaging.selectors import CONVERSATION_NOT_FOUND
 
 
-def read_stored(event_request: EventRequest) -> str:
-    """Every stored event after `event_request.channel_last_ids`, as SSE text, in id order.
+def read_page(event_request: EventRequest) -> tuple[str, bool]:
+    """The next page of stored events after `event_request.channel_last_ids`, as SSE text.
 
-    Advances `channel_last_ids`; a channel without a last id starts at its current id.
-    Raises `EventPermissionError` when the channel manager refuses a channel.
+    One call of the library's `get_events` (at most 100 events): a long backlog is
+    replayed page by page, the next one read only once this one was written
+    (`messaging.realtime.live.replay`), so what a resume holds does not grow with what
+    it missed. Advances `channel_last_ids` (a channel without a last id starts at its
+    current id); says whether more is stored. Raises `EventPermissionError` when the
+    channel manager refuses a channel.
     """
     parts: list[str] = []
-    while True:
-        response = get_events(event_request)
-        last_ids = dict(response.channel_last_ids)
-        if response.channel_reset:
-            parts.append(
-                sse_encode_event(
-                    "stream-reset",
-                    {"channels": sorted(response.channel_reset)},
-                    event_id=make_id(last_ids),
-                    json_encode=True,
-                )
+    response = get_events(event_request)
+    last_ids = dict(response.channel_last_ids)
+    if response.channel_reset:
+        parts.append(
+            sse_encode_event(
+                "stream-reset",
+                {"channels": sorted(response.channel_reset)},
+                event_id=make_id(last_ids),
+                json_encode=True,
             )
-        for channel, items in response.channel_items.items():
-            for item in items:
-                last_ids[channel] = str(item.id)
-                parts.append(sse_encode_event(item.type, item.data, event_id=make_id(last_ids)))
-        event_request.channel_last_ids = last_ids
-        if not response.channel_more:
-            return "".join(parts)
+        )
+    for channel, items in response.channel_items.items():
+        for item in items:
+            last_ids[channel] = str(item.id)
+            parts.append(sse_encode_event(item.type, item.data, event_id=make_id(last_ids)))
+    event_request.channel_last_ids = last_ids
+    return "".join(parts), bool(response.channel_more)
 
 
-def open_stream(request: HttpRequest, event_request: EventRequest) -> str:
-    """The one database job before a stream starts: who, may they, and what they missed."""
+def read_stored(event_request: EventRequest) -> str:
+    """Everything stored after `channel_last_ids`, page by page, as one text: for the
+    first answer of a stream Pushpin holds (`messaging.realtime.grip`), sent at once."""
+    parts: list[str] = []
+    more = True
+    while more:
+        text, more = read_page(event_request)
+        parts.append(text)
+    return "".join(parts)
+
+
+def open_stream(request: HttpRequest, event_request: EventRequest) -> tuple[str, bool]:
+    """The one database job before a stream starts: who, may they, and the first page missed."""
     close_old_connections()
     try:
         event_request.user = user_from_request(request)
         try:
-            return read_stored(event_request)
+            return read_page(event_request)
         except EventPermissionError as exc:
             raise NotFound(CONVERSATION_NOT_FOUND) from exc
     finally:
         connections.close_all()  # whatever CONN_MAX_AGE says: pool threads keep none
 
 
-def reread_stored(event_request: EventRequest) -> str:
-    """A later storage read (gap or overflow), in a pool thread that keeps no connection."""
+def reread_page(event_request: EventRequest) -> tuple[str, bool]:
+    """A later storage read (resume, gap, overflow), in a pool thread that keeps no connection."""
     close_old_connections()
     try:
-        return read_stored(event_request)
+        return read_page(event_request)
+    finally:
+        connections.close_all()
+
+
+def users_state(user_ids: set[str]) -> dict[str, tuple[bool, int]]:
+    """`{user id: (is_active, token_generation)}` for open streams' users: one query."""
+    close_old_connections()
+    try:
+        rows = User.objects.filter(pk__in=user_ids).values_list(
+            "pk", "is_active", "token_generation"
+        )
+        return {str(pk): (active, generation) for pk, active, generation in rows}
     finally:
         connections.close_all()

@@ -15,6 +15,9 @@ from django_eventstream.utils import parse_last_event_id
 from core.errors import BadRequest, NotFound
 from messaging.selectors import CONVERSATION_NOT_FOUND
 
+# Event ids are counters in a 64-bit column: more digits than this is no id of ours.
+MAX_ID_DIGITS = 18
+
 
 def conversation_from_path(segment: str | None) -> uuid.UUID | None:
     """The conversation id in the path (None for the inbox); a non-UUID is not found."""
@@ -43,7 +46,9 @@ def last_event_ids(request: HttpRequest, channels: list[str]) -> dict[str, str]:
         raise BadRequest("Invalid Last-Event-ID.") from exc
     out = {}
     for channel, last_id in parsed.items():
-        if not last_id.isdigit():
+        # ASCII digits only ("²" is a digit to Python), and few enough that int() and the
+        # database take them (a 4,300-digit number is past int()'s limit).
+        if not (last_id.isascii() and last_id.isdigit()) or len(last_id) > MAX_ID_DIGITS:
             raise BadRequest("Invalid Last-Event-ID.")
         if unquote(channel) in channels:
             out[unquote(channel)] = last_id

@@ -193,3 +193,80 @@ def pushpin_factory(tmp_path: Path) -> Iterator:
     yield start
     for proxy in started:
         proxy.stop()
+
+
+@dataclass
+class RedisServer:
+    """A `redis-server` of the test's own on a free port, to kill, restart and stall.
+
+    Nothing is saved to disk: a restart comes back empty, as after a crash with no
+    persistence. `pause()`/`resume()` stop and continue the process (SIGSTOP/SIGCONT):
+    its sockets stay open and answer nothing, as a stalled server does.
+    """
+
+    port: int
+    folder: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        log = open(self.folder / f"redis-{self.port}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited early; see {self.folder}")
+            if _port_open("127.0.0.1", self.port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not listen within 10 s")
+
+    def kill(self) -> None:
+        """Gone at once (SIGKILL): every connection to it drops."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private Redis (see `RedisServer`), started; skipped loudly without redis-server."""
+    if not shutil.which("redis-server"):
+        unavailable("redis-server", "not on PATH (apt-get install redis-server)")
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    server = RedisServer(port=free_port(), folder=folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -1,0 +1,115 @@
+"""This worker's open streams: how many each user holds, and ending them early.
+
+A stream must not outlive what it was opened with (API.md, "The event streams"):
+- its access token's expiry: a timer per stream (`expire_at`);
+- its user deactivated or logged out (`core.tokens.tokens_revoke` moves the user's
+  token generation on): `watch_users` re-reads, every `STREAM_AUTH_CHECK_SECONDS`,
+  the users of all of this worker's open streams in ONE query. The database is what
+  every worker shares, so a logout through any worker ends the streams on all of them;
+- the Redis fan-out breaking (`messaging.realtime.redis_listener`): every stream ends,
+  so that its client resumes from storage instead of silently missing events.
+
+A stream told to end is woken and its live loop (`messaging.realtime.live.pump`) ends
+it: with `stream-error` / `unauthorized` for a credential, silently for the fan-out.
+`STREAM_LIMIT` streams per user and worker: `has_room` says whether one more may open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django_eventstream.views import Listener
+
+from messaging.realtime import redis_listener
+from messaging.realtime.live import RECONNECT_END, UNAUTHORIZED_END
+from messaging.realtime.replay import users_state
+
+logger = logging.getLogger(__name__)
+
+
+class StreamListener(Listener):
+    """The library's listener, plus what this worker must know to end the stream early."""
+
+    def __init__(self, user_id: str, generation: int, channels: set[str]) -> None:
+        super().__init__()
+        self.user_id = user_id
+        self.channels = channels
+        self.generation = generation  # of the token it was opened with (core.tokens)
+        self.end: str | None = None  # why it must end: UNAUTHORIZED_END or RECONNECT_END
+        self.expiry: asyncio.TimerHandle | None = None
+
+
+# Event loop only (the one thread that opens and closes streams).
+_open: set[StreamListener] = set()
+_per_user: Counter[str] = Counter()
+_tasks: dict[str, asyncio.Task] = {}
+
+
+def registered() -> set[StreamListener]:
+    return _open
+
+
+def has_room(user_id: str) -> bool:
+    return _per_user[user_id] < settings.STREAM_LIMIT
+
+
+def add(listener: StreamListener, expires_at: float) -> None:
+    """Count an opening stream in, and end it when its token expires (epoch seconds)."""
+    _open.add(listener)
+    _per_user[listener.user_id] += 1
+    delay = max(0.0, expires_at - time.time())
+    listener.expiry = asyncio.get_running_loop().call_later(
+        delay, end_stream, listener, UNAUTHORIZED_END
+    )
+    if "users" not in _tasks:
+        _tasks["users"] = asyncio.get_running_loop().create_task(watch_users())
+
+
+def remove(listener: StreamListener) -> None:
+    if listener.expiry is not None:
+        listener.expiry.cancel()
+    if listener in _open:
+        _open.discard(listener)
+        _per_user[listener.user_id] -= 1
+        if not _per_user[listener.user_id]:
+            del _per_user[listener.user_id]
+
+
+def end_stream(listener: StreamListener, why: str) -> None:
+    """Make a stream end at its next wake-up, which this asks for (from any thread)."""
+    if listener.end is None:
+        listener.end = why
+    listener.wake_threadsafe()
+
+
+def end_all(reason: str) -> None:
+    """The fan-out broke: every open stream ends, its client resumes from storage."""
+    for listener in list(_open):
+        end_stream(listener, RECONNECT_END)
+
+
+redis_listener.on_lost(end_all)
+
+
+async def watch_users() -> None:
+    """Every `STREAM_AUTH_CHECK_SECONDS`, end the streams of users deactivated or logged out."""
+    while True:
+        await asyncio.sleep(settings.STREAM_AUTH_CHECK_SECONDS)
+        if not _open:
+            continue
+        try:
+            state = await sync_to_async(users_state, thread_sensitive=False)(
+                {listener.user_id for listener in _open}
+            )
+        except Exception:  # the database is down: the streams go on, checked next time
+            logger.warning("could not re-check the open streams' users", exc_info=True)
+            continue
+        for listener in list(_open):
+            active, generation = state.get(listener.user_id, (False, 0))
+            if not active or listener.generation < generation:
+                end_stream(listener, UNAUTHORIZED_END)
