@@ -50,38 +50,14 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 def conversation_start(*, user: User, other_user_id: UUID) -> tuple[Conversation, bool]:
-    """The one conversation between `user` and another user, and whether it is new.
-
-    Race-safe without locks: the unique pair key lets exactly one concurrent insert
-    win; the losers' IntegrityError means "it exists now", so they read the winner's
-    row. Both participants are created in the same transaction as the conversation,
-    so nobody ever sees a conversation without its read state.
-    """
+    """The one conversation between `user` and another user, and whether it is new
+    (400 with oneself, 404 for an unknown user, 403 while either blocks the other)."""
     if other_user_id == user.pk:
         raise BadRequest("You cannot start a conversation with yourself.")
     other = get_user(other_user_id)
     if block_exists(user, other):
         raise Forbidden(BLOCKED)
-    low, high = Conversation.ordered_pair(user, other)
-    pair = Conversation.objects.filter(user_low=low, user_high=high)
-    existing = pair.first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            conversation = Conversation.objects.create(user_low=low, user_high=high)
-            Participant.objects.bulk_create(
-                [
-                    Participant(conversation=conversation, user=low),
-                    Participant(conversation=conversation, user=high),
-                ]
-            )
-    except IntegrityError:
-        existing = pair.first()
-        if existing is None:  # not the pair key (e.g. the other user was just deleted)
-            raise
-        return existing, False
-    return conversation, True
+    return _pair_conversation(user, other)
 
 
 def _clean_body(body: Any, *, allow_blank: bool = False) -> str:
@@ -397,16 +373,20 @@ def reports_resolve(
 # looks anything up in the app that handed it.
 
 
-def _pair_conversation(a: User, b: User) -> Conversation:
-    """The conversation between `a` and `b`, started (with both read states) if none.
+def _pair_conversation(a: User, b: User) -> tuple[Conversation, bool]:
+    """The one conversation between `a` and `b` (started, with both read states, if
+    none), and whether it is new. No activity or block checks: callers make them.
 
-    No activity or block checks: the caller has decided the two must talk (a stay).
+    Race-safe without locks: the unique pair key lets exactly one concurrent insert
+    win; the losers' IntegrityError means "it exists now", so they read the winner's
+    row. Both participants are created in the same transaction as the conversation,
+    so nobody ever sees a conversation without its read state.
     """
     low, high = Conversation.ordered_pair(a, b)
     pair = Conversation.objects.filter(user_low=low, user_high=high)
     existing = pair.first()
     if existing is not None:
-        return existing
+        return existing, False
     try:
         with transaction.atomic():
             conversation = Conversation.objects.create(user_low=low, user_high=high)
@@ -418,10 +398,10 @@ def _pair_conversation(a: User, b: User) -> Conversation:
             )
     except IntegrityError:
         existing = pair.first()
-        if existing is None:
+        if existing is None:  # not the pair key (e.g. the other user was just deleted)
             raise
-        return existing
-    return conversation
+        return existing, False
+    return conversation, True
 
 
 def conversation_subject_set(*, conversation_id: UUID, subject: dict[str, Any]) -> None:
@@ -449,7 +429,7 @@ def message_post(
     if kind not in MessageKind.values:
         raise ValueError(f"unknown message kind {kind!r}")
     with transaction.atomic():
-        pair = _pair_conversation(author, recipient)
+        pair, _ = _pair_conversation(author, recipient)
         conversation = Conversation.objects.select_for_update().get(pk=pair.pk)
         created_at = max(timezone.now(), conversation.modified_at + _TICK)
         message = ConversationMessage(
