@@ -115,14 +115,17 @@ class KeepAlive:
         self.timer = self.loop.call_later(left, self._fire)
 
 
-async def replay(send: Send, event_request: EventRequest, disconnected: asyncio.Future) -> None:
+async def replay(send: Send, event_request: EventRequest, disconnected: asyncio.Future) -> bool:
     """Write what storage holds after `channel_last_ids`, a page at a time (`read_page`):
-    the next page is read once the previous one was written, and not after the client left."""
-    more = True
+    the next page is read once the previous one was written, and not after the client left.
+    Answers whether anything was written."""
+    more, wrote = True, False
     while more and not disconnected.done():
         text, more = await sync_to_async(reread_page, thread_sensitive=False)(event_request)
         if text:
             await write_body(send, text)
+            wrote = True
+    return wrote
 
 
 def watch_disconnect(receive: Receive, listener: Listener) -> asyncio.Future:
@@ -181,10 +184,10 @@ async def pump(
                 keep_alive.wrote()
             if overflow or not complete or (idle_reads and keep_alive.due and not text):
                 try:
-                    await replay(send, event_request, disconnected)
+                    if await replay(send, event_request, disconnected):
+                        keep_alive.wrote()
                 except EventPermissionError as exc:
                     error = {"condition": "forbidden", "text": str(exc)}
-                keep_alive.wrote()
             if error:
                 await write_body(send, sse_encode_error(error["condition"], error["text"]))
                 return
