@@ -28,7 +28,7 @@ LOCAL_ENV = STAYHUB_ALLOW_DEV_SECRET=$${STAYHUB_ALLOW_DEV_SECRET:-1} DEBUG=$${DE
 demo: install
 	$(LOCAL_ENV) $(PY) manage.py migrate --noinput
 	$(LOCAL_ENV) $(PY) manage.py collectstatic --noinput -v0
-	$(LOCAL_ENV) $(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
+	$(LOCAL_ENV) $(PY) manage.py seed_demo --force --url http://$(HOST):$(PORT)/
 
 run: demo serve
 

@@ -137,7 +137,7 @@ class Command(BaseCommand):
         if not settings.DEBUG and not options["force"]:
             raise CommandError(
                 "seed_demo makes accounts with a published password; "
-                "run it with DEBUG=1 (as `make run` does) or pass --force."
+                "run it with DEBUG=1 or pass --force (as `make run` does)."
             )
         self.made: dict[str, int] = dict.fromkeys(
             ["people", "listings", "pictures", "favorites", "stays", "conversations"], 0
