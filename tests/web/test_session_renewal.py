@@ -1,6 +1,6 @@
 """The access token expires under open pages: writes renew it, two tabs at once too.
 
-The server here issues 2-second access tokens, so a page rendered a moment ago holds an
+The server here issues 5-second access tokens, so a page rendered a moment ago holds an
 expired one. Refresh tokens rotate and a spent one answers 401, so two tabs renewing
 with the same refresh cookie at the same moment must not log the person out: the pages
 serialise renewals with a Web Lock (see core/static/core/js/session.js).
@@ -19,7 +19,7 @@ from tests.web.factories import make_property
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
-TTL = 2
+TTL = 5  # long enough for two pages to load on a busy machine before it runs out
 
 
 @pytest.fixture
