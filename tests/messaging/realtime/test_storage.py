@@ -44,17 +44,18 @@ def test_ids_count_up_densely_from_one_on_every_channel(transactional_db: None) 
         assert [json.loads(e.data)["n"] for e in storage.get_events(channel, 0)] == [1, 2, 3]
 
 
-def test_an_append_to_existing_channels_is_three_statements(
+def test_an_append_to_existing_channels_is_a_fixed_number_of_statements(
     transactional_db: None, django_assert_num_queries: Any
 ) -> None:
     storage = get_storage()
     channels = channels_of_two_users()
     storage.append_events(channels, "message", '{"n": 1}')  # the counters exist now
-    # the counters read (locked on PostgreSQL), bumped, and the events inserted
-    with transaction.atomic(), django_assert_num_queries(3) as ran:
+    # PostgreSQL: one statement bumps the counters and inserts the events; elsewhere the
+    # counters are read, bumped, and the events inserted
+    expected = 1 if connection.vendor == "postgresql" else 3
+    with transaction.atomic(), django_assert_num_queries(expected):
         storage.append_events(channels, "message", '{"n": 2}')
-    if connection.features.has_select_for_update:
-        assert "FOR UPDATE" in ran.captured_queries[0]["sql"]
+    assert [json.loads(e.data)["n"] for e in storage.get_events(channels[0], 0)] == [1, 2]
 
 
 def test_the_librarys_own_send_event_goes_through_it(transactional_db: None) -> None:
