@@ -110,7 +110,8 @@ def test_a_gif_is_kept_as_a_still_png_and_a_tall_image_is_thumbnailed_by_width(a
     assert len(message["attachments"]) == 2
 
 
-def _refused(alice, chat, private_root, *files, **kw):
+def assert_refused(alice, chat, private_root, *files, **kw):
+    """Assert the send answers 422 {"detail"} and stores nothing (no row, no file)."""
     response = send(alice, chat.pk, *files, **kw)
     assert response.status_code == 422, response.content
     assert "detail" in response.json()
@@ -122,36 +123,36 @@ def _refused(alice, chat, private_root, *files, **kw):
 
 def test_five_images_are_refused(alice, chat, private_root):
     files = [upload(image_bytes("PNG", (10, 10)), f"{n}.png", "image/png") for n in range(5)]
-    _refused(alice, chat, private_root, *files, body="five")
+    assert_refused(alice, chat, private_root, *files, body="five")
 
 
 def test_a_non_image_named_like_one_is_refused(alice, chat, private_root):
     good = upload(image_bytes(), "ok.jpg")
     fake = upload(b"%PDF-1.4 not an image at all", "photo.jpg", "image/jpeg")
-    _refused(alice, chat, private_root, good, fake, body="hi")
+    assert_refused(alice, chat, private_root, good, fake, body="hi")
 
 
 def test_an_image_of_another_type_is_refused(alice, chat, private_root):
     bmp = upload(image_bytes("BMP", (20, 20)), "a.jpg", "image/jpeg")
-    _refused(alice, chat, private_root, bmp)
+    assert_refused(alice, chat, private_root, bmp)
 
 
 def test_an_image_over_5_mib_is_refused(alice, chat, private_root):
     big = image_bytes("PNG", (10, 10)) + b"\0" * (5 * 1024 * 1024)
-    _refused(alice, chat, private_root, upload(big, "big.png", "image/png"))
+    assert_refused(alice, chat, private_root, upload(big, "big.png", "image/png"))
 
 
 def test_an_image_over_40_megapixels_is_refused_before_decoding(alice, chat, private_root):
     # 8000 x 5001 pixels of one colour: a small file, a huge image.
     huge = image_bytes("PNG", (8000, 5001), optimize=True)
     assert len(huge) < 5 * 1024 * 1024
-    response = _refused(alice, chat, private_root, upload(huge, "huge.png", "image/png"))
+    response = assert_refused(alice, chat, private_root, upload(huge, "huge.png", "image/png"))
     assert "megapixels" in response.json()["detail"]
 
 
 def test_a_truncated_image_is_refused(alice, chat, private_root):
     data = image_bytes("JPEG", (400, 300))
-    _refused(alice, chat, private_root, upload(data[: len(data) // 2]))
+    assert_refused(alice, chat, private_root, upload(data[: len(data) // 2]))
 
 
 def test_a_blank_body_needs_photos(alice, chat, private_root):
