@@ -3,7 +3,7 @@
     .venv/bin/python bench/inbox_fanout.py    # 200 conversations, 1000 messages at 100/s
     .venv/bin/python bench/inbox_fanout.py --conversations 500 --messages 1500 --rate 50
 
-What the shared harness (../shared/bench) does not cover: `GET /api/chat/events`, the
+What the side-by-side harness does not cover: `GET /api/chat/events`, the
 stream a browser keeps open for the inbox page. A "hub" user (a host, say) is in
 `--conversations` conversations, one with each other user. The hub holds ONE inbox
 stream; every other user holds their own inbox stream too. After `--warmup` messages

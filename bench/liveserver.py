@@ -2,7 +2,7 @@
 
 Not a benchmark itself: `request_cost.py`, `inbox_fanout.py` and `resume_replay.py`
 import it. Each run gets a fresh SQLite file (in /dev/shm when there is one, so the
-VM's ~2 ms fsync does not dominate, as in ../shared/bench), production settings
+VM's ~2 ms fsync does not dominate, as in the side-by-side harness), production settings
 (`config.settings`, DEBUG off) with the rate limits lifted, and users and
 conversations made straight in the database with tokens minted by `core.tokens`:
 no sign-up, so no 0.5 s of PBKDF2 per user and no settings overlay.
@@ -64,7 +64,7 @@ def threads(pid: int) -> int:
 
 
 def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (as ../shared/bench/load.py computes it)."""
+    """Nearest-rank percentile (as the side-by-side load generator computes it)."""
     s = sorted(values)
     k = max(0, min(len(s) - 1, round(q / 100 * len(s) + 0.5) - 1))
     return s[k]

@@ -78,6 +78,10 @@ class EventStream:
         self.writer: asyncio.StreamWriter | None = None
         self.task: asyncio.Task | None = None
         self.opened = asyncio.Event()  # the first bytes (padding, stream-open) arrived
+        # When the server ended the stream (perf() time; None while open or closed by us),
+        # and the `stream-error` data it sent before, if any: why a stream went away.
+        self.ended_at: float | None = None
+        self.error: str | None = None
 
     async def open(self, on_event: Callable[[str, str | None, str, float], None]) -> None:
         reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -111,13 +115,13 @@ class EventStream:
                 if chunked:
                     size = int((await reader.readline()).strip() or b"0", 16)
                     if size == 0:
-                        return
+                        break
                     chunk = await reader.readexactly(size)
                     await reader.readexactly(2)
                 else:
                     chunk = await reader.read(65536)
                     if not chunk:
-                        return
+                        break
                 now = perf()
                 self.opened.set()
                 buf += chunk
@@ -136,10 +140,15 @@ class EventStream:
                             event_id = value.decode()
                         elif name == b"data":
                             data.append(value.decode())
+                    if event == "stream-error":
+                        self.error = "\n".join(data)
                     if fields:
                         on_event(event, event_id, "\n".join(data), now)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+        except asyncio.CancelledError:
             return
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            self.error = self.error or repr(exc)
+        self.ended_at = perf()
 
     def close(self) -> None:
         if self.task is not None:

@@ -10,15 +10,15 @@ uvicorn process, from /proc, exited threads included) over a round divided by th
 requests in it. Printed: the median and p90 of those per-round figures in ms of server
 CPU per request, and the median and p90 of each request's wall time as the client saw
 it. A sequential client means no queueing: this is the cost of one request, the figure
-that decides how many a second one core can serve (the side-by-side harness in
-../shared/bench measures latency under load and memory per stream).
+that decides how many a second one core can serve (the team's side-by-side harness
+measures latency under load and memory per stream).
 
 Endpoints: `GET /api/users/{id}` (no auth: the floor of Django + ninja),
 `GET /api/auth/me` (JWT + one query), `GET /api/chat` (an inbox page of 20
 conversations), `GET /api/chat/{id}` (detail with 50 messages), and
 `POST /api/chat/{id}/messages` round-robin over 20 conversations with the senders
-alternating (as ../shared/bench/load.py sends), first with no stream open, then while
-both participants of every conversation hold its stream (so the delivery to 2 streams
+alternating (as the side-by-side load generator sends), first with no stream open, then
+while both participants of every conversation hold its stream (so the delivery to 2 streams
 per message is included). Every answer's status is checked; a wrong one stops the run.
 /proc counts in 10 ms ticks, so a round should take well over 100 ms of server CPU
 (the defaults give ~500 ms).

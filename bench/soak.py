@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -120,6 +121,12 @@ async def soak(server: Stayhub, seeded: object, a: argparse.Namespace) -> dict:
             lost += seen == 0
             twice += seen > 1
 
+    # Streams the server ended before the clients left, and why (their stream-error).
+    ended = [
+        {"stream": n, "after_s": round(st.ended_at - t0, 1), "why": st.error}
+        for n, st in enumerate(streams)
+        if st.ended_at is not None
+    ]
     for s in streams:
         s.close()
     deadline = perf() + 15
@@ -133,6 +140,8 @@ async def soak(server: Stayhub, seeded: object, a: argparse.Namespace) -> dict:
         "messages": total,
         "sending_seconds": round(sending_seconds, 1),
         "failed_posts": len(failed),
+        "failed_statuses": sorted(set(failed)),
+        "ended_by_server": ended,
         "deliveries_expected": 2 * total,
         "lost": lost,
         "duplicates": twice,
@@ -157,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=100.0, help="messages a second, in all")
     p.add_argument("--seconds", type=float, default=300.0)
     p.add_argument("--json-out", help="also write the figures here as JSON")
+    p.add_argument("--keep-log", help="copy the server's log (uvicorn, warnings and errors) here")
     a = p.parse_args(argv)
     pin_self_to_cpu1()
     started = time.monotonic()
@@ -165,9 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         seeded = server.seed(a.streams, pairs)
         server.start()
         r = asyncio.run(soak(server, seeded, a))
+        if a.keep_log:
+            shutil.copyfile(server.log, a.keep_log)
     growth = r["rss_growth_after_first_minute"]
     ok = (
         not r["lost"]
+        and not r["ended_by_server"]
         and not r["duplicates"]
         and not r["failed_posts"]
         and growth < RSS_GROWTH_BUDGET
@@ -183,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         f"p99 {r['latency_ms']['p99']} ms, max {r['latency_ms']['max']} ms"
     )
     print(f"RSS (s, MiB): {r['rss_mib']}")
+    print(f"streams the server ended while they were wanted: {len(r['ended_by_server'])}")
+    for e in r["ended_by_server"][:10]:
+        print(f"  stream {e['stream']} after {e['after_s']} s: {e['why']}")
     print(f"RSS growth after the first minute: {growth * 100:.2f}% (budget 5%)")
     print(
         f"server sockets/threads: before {r['before']['sockets']}/{r['before']['threads']}, "

@@ -34,7 +34,7 @@ from core.schemas import (
     UserOut,
     error_responses,
 )
-from core.selectors import get_user
+from core.selectors import user_get
 from core.server.api_guard import UNAVAILABLE, is_unavailable, unavailable_response
 from core.throttling import PerAddressThrottle
 from core.tokens import TokenPair, spend_refresh, token_subject, tokens_revoke
@@ -226,7 +226,9 @@ def is_cross_site(request: HttpRequest) -> bool:
     summary="Create an account",
 )
 def signup(request: HttpRequest, response: HttpResponse, payload: SignupIn) -> Status:
-    user, pair = services.signup(email=payload.email, password=payload.password, name=payload.name)
+    user, pair = services.user_sign_up(
+        email=payload.email, password=payload.password, name=payload.name
+    )
     return Status(201, _auth_answer(response, user, pair))
 
 
@@ -237,7 +239,7 @@ def signup(request: HttpRequest, response: HttpResponse, payload: SignupIn) -> S
     summary="Log in with email and password",
 )
 def login(request: HttpRequest, response: HttpResponse, payload: LoginIn) -> dict:
-    user, pair = services.login(email=payload.email, password=payload.password)
+    user, pair = services.user_log_in(email=payload.email, password=payload.password)
     return _auth_answer(response, user, pair)
 
 
@@ -250,7 +252,7 @@ def login(request: HttpRequest, response: HttpResponse, payload: LoginIn) -> dic
 )
 def refresh(request: HttpRequest, response: HttpResponse, payload: RefreshIn) -> dict:
     token = payload.refresh or request.COOKIES.get(settings.REFRESH_COOKIE_NAME)
-    _, pair = services.refresh(token=token)
+    _, pair = services.token_refresh(token=token)
     set_auth_cookies(response, pair)
     response["Cache-Control"] = "no-store"
     return {"access": pair.access, "refresh": pair.refresh}
@@ -314,7 +316,7 @@ users_router = Router(tags=["accounts"])
 
 @users_router.get("/{user_id}", response={200: UserOut, **error_responses(404, 422)})
 def user_detail(request: HttpRequest, user_id: UUID) -> User:
-    return get_user(user_id)
+    return user_get(user_id)
 
 
 api.add_router("/auth", auth_router)

@@ -23,5 +23,5 @@ def get_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
         raise NotFound(f"{queryset.model._meta.verbose_name.capitalize()} not found.") from exc
 
 
-def get_user(user_id: Any) -> User:
+def user_get(user_id: Any) -> User:
     return get_or_404(User.objects.filter(is_active=True), pk=user_id)

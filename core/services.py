@@ -15,7 +15,7 @@ from core.models import User
 from core.tokens import TokenPair, issue_pair, rotate_refresh
 
 
-def signup(*, email: str, password: str, name: str) -> tuple[User, TokenPair]:
+def user_sign_up(*, email: str, password: str, name: str) -> tuple[User, TokenPair]:
     email = User.objects.normalize_email(email.strip())
     name = name.strip()
     if not name:
@@ -34,7 +34,7 @@ def signup(*, email: str, password: str, name: str) -> tuple[User, TokenPair]:
     return user, issue_pair(user)
 
 
-def login(*, email: str, password: str) -> tuple[User, TokenPair]:
+def user_log_in(*, email: str, password: str) -> tuple[User, TokenPair]:
     # ModelBackend runs the hasher for unknown emails too, so timing tells nothing.
     user = authenticate(username=email.strip(), password=password)
     if user is None or not user.is_active:
@@ -42,7 +42,7 @@ def login(*, email: str, password: str) -> tuple[User, TokenPair]:
     return user, issue_pair(user)
 
 
-def refresh(*, token: str | None) -> tuple[User, TokenPair]:
+def token_refresh(*, token: str | None) -> tuple[User, TokenPair]:
     if not token:
         raise NotAuthenticated("A refresh token is required.")
     return rotate_refresh(token)

@@ -19,6 +19,7 @@ from django.db.models import F
 
 from core.errors import NotAuthenticated
 from core.models import RevokedTokenFamily, SpentRefreshToken, User
+from core.signals import tokens_revoked
 
 TokenType = Literal["access", "refresh"]
 REQUIRED_CLAIMS = ["sub", "type", "iat", "exp", "jti"]
@@ -89,7 +90,11 @@ def is_current(claims: dict[str, Any], user: User) -> bool:
 
 def user_for_token(token: str, expected_type: TokenType = "access") -> User:
     """The active user a token names (one query), or NotAuthenticated."""
-    claims = decode(token, expected_type)
+    return user_for_claims(decode(token, expected_type))
+
+
+def user_for_claims(claims: dict[str, Any]) -> User:
+    """The active user of a decoded token (one query), or NotAuthenticated."""
     try:  # get(): no ORDER BY, unlike first()
         user = User.objects.get(pk=claims["sub"], is_active=True)
     except User.DoesNotExist as exc:
@@ -107,6 +112,7 @@ def tokens_revoke(user_id: uuid.UUID | str) -> None:
     (`STREAM_AUTH_CHECK_SECONDS`).
     """
     User.objects.filter(pk=user_id).update(token_generation=F("token_generation") + 1)
+    transaction.on_commit(lambda: tokens_revoked.send(sender=User, user_id=user_id))
 
 
 def rotate_refresh(token: str) -> tuple[User, TokenPair]:

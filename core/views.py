@@ -108,7 +108,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
         request,
         LoginForm,
         "core/login.html",
-        lambda data: services.login(email=data["email"], password=data["password"]),
+        lambda data: services.user_log_in(email=data["email"], password=data["password"]),
         lambda user: f"Welcome back, {user.name or user.email}. You are logged in.",
     )
 
@@ -119,7 +119,7 @@ def signup_page(request: HttpRequest) -> HttpResponse:
         request,
         SignupForm,
         "core/signup.html",
-        lambda data: services.signup(**data),
+        lambda data: services.user_sign_up(**data),
         lambda user: f"Welcome to stayhub, {user.name}. Your account is ready.",
     )
 

@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from core.errors import NotFound
-from core.selectors import get_user
+from core.selectors import user_get
 from listings import selectors
 from listings.forms import BrowseFilters, StayChoice
 from listings.models import Property
@@ -108,7 +108,7 @@ def _request_ttl() -> float:
 
 def host_page(request: HttpRequest, host_id: UUID) -> HttpResponse:
     try:
-        host = get_user(host_id)
+        host = user_get(host_id)
     except NotFound as exc:
         raise Http404(exc.detail) from exc
     listings = selectors.property_list(user=request.user, landlord_id=host.pk)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from core.auth import TokenUser
 from core.errors import BadRequest, Forbidden, Invalid, NotAuthenticated, NotFound
 from core.models import User
-from core.selectors import get_user
+from core.selectors import user_get
 from messaging import masking
 from messaging.images import PreparedImage, images_prepare
 from messaging.models import (
@@ -36,7 +36,7 @@ from messaging.models import (
 from messaging.notifications import services as notifications
 from messaging.realtime import channels, publish
 from messaging.realtime.rewrite import rewrite_message_events
-from messaging.schemas import iso_utc
+from messaging.schemas import iso_utc, message_payload
 from messaging.selectors import CONVERSATION_NOT_FOUND, block_exists
 from messaging.stays import stay_confirmed_between
 
@@ -54,7 +54,7 @@ def conversation_start(*, user: User, other_user_id: UUID) -> tuple[Conversation
     (400 with oneself, 404 for an unknown user, 403 while either blocks the other)."""
     if other_user_id == user.pk:
         raise BadRequest("You cannot start a conversation with yourself.")
-    other = get_user(other_user_id)
+    other = user_get(other_user_id)
     if block_exists(user, other):
         raise Forbidden(BLOCKED)
     return _pair_conversation(user, other)
@@ -294,7 +294,7 @@ def user_block(*, user: User, other_user_id: UUID) -> None:
     """`user` blocks another user; blocking twice changes nothing. Nothing is deleted."""
     if other_user_id == user.pk:
         raise BadRequest("You cannot block yourself.")
-    other = get_user(other_user_id)
+    other = user_get(other_user_id)
     Block.objects.bulk_create([Block(blocker=user, blocked=other)], ignore_conflicts=True)
 
 
@@ -302,7 +302,7 @@ def user_unblock(*, user: User, other_user_id: UUID) -> None:
     """Lift `user`'s block of another user (their own block of `user`, if any, stays)."""
     if other_user_id == user.pk:
         raise BadRequest("You cannot block yourself.")
-    other = get_user(other_user_id)
+    other = user_get(other_user_id)
     Block.objects.filter(blocker=user, blocked=other).delete()
 
 
@@ -353,7 +353,12 @@ def message_hide(*, message: ConversationMessage, staff: User) -> None:
             hidden_at=now
         )
         message.hidden_at = message.hidden_at or now
-        publish.message_rewrite_stored(ConversationMessage.objects.with_people().get(pk=message.pk))
+        hidden = message_payload(ConversationMessage.objects.with_people().get(pk=message.pk))
+        rewrite_message_events(
+            _message_channels(message.conversation_id, message.created_by_id, message.sent_to_id),
+            str(message.pk),
+            lambda payload: payload.update(hidden),
+        )
         reports_resolve(reports=Report.objects.filter(message=message), staff=staff)
 
 
@@ -470,10 +475,17 @@ def message_redact(*, message_id: UUID, body: str) -> bool:
         if message is None:
             return False
         ConversationMessage.objects.filter(pk=message_id).update(body=body)
-        where = [
-            channels.conversation_channel(message["conversation_id"]),
-            channels.inbox_channel(message["created_by_id"]),
-            channels.inbox_channel(message["sent_to_id"]),
-        ]
+        where = _message_channels(
+            message["conversation_id"], message["created_by_id"], message["sent_to_id"]
+        )
         rewrite_message_events(where, str(message_id), lambda payload: payload.update(body=body))
     return True
+
+
+def _message_channels(conversation_id: Any, sender_id: Any, recipient_id: Any) -> list[str]:
+    """The channels a message's events went to: its conversation's and both inboxes."""
+    return [
+        channels.conversation_channel(conversation_id),
+        channels.inbox_channel(sender_id),
+        channels.inbox_channel(recipient_id),
+    ]

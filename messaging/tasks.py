@@ -5,6 +5,7 @@ from __future__ import annotations
 from django_tasks import task
 
 from messaging.notifications.services import unread_email_send
+from messaging.realtime import grip
 
 
 @task()
@@ -17,3 +18,9 @@ def unread_email(conversation_id: str, recipient_id: str, attempt: int = 0) -> s
     return unread_email_send(
         conversation_id=conversation_id, recipient_id=recipient_id, attempt=attempt
     )
+
+
+@task()
+def held_streams_expire(auth_channel: str) -> None:
+    """End the streams Pushpin holds with a token that has now expired (`grip`)."""
+    grip.publish_expired(auth_channel)

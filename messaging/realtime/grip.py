@@ -32,6 +32,17 @@ every hold or recovery announces as `prev-id` the last id it wrote. The event's 
 line is written into the published content (each stream has one channel), so no
 `build-id` filter is needed, and the stream-open event carries the stream's position
 as the ASGI route's does (a client dropped before its first message resumes from it).
+
+Pushpin's recovery requests carry nothing of the stream but `Grip-Last` (only for
+channels with an id; no session meta, no client header), and the channel list of the
+hold that answers one replaces the stream's. So every hold also names its holder in a
+channel: `stayhub-auth-<user>.<generation>.<expiry>` with id 0, never published to.
+From it a recovery knows whose stream it is: it ends the stream (`stream-error`,
+`unauthorized`) once the token has expired or its user logged out or was deactivated,
+and subscribes again the holder's two channels without ids: `stayhub-user-<user>`
+(a logout or deactivation publishes the end there, at once) and, per stream channel,
+`stayhub-now-<user>-<channel>` (typing: an item without an id on an id-chained channel
+would be out of sequence for Pushpin, dropped, and make it recover).
 """
 
 from __future__ import annotations
@@ -39,11 +50,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import time
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
 import jwt
 from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django_eventstream.event import Event
 from django_eventstream.eventrequest import EventRequest
@@ -55,16 +72,23 @@ from django_grip import publish
 from gripcontrol import Channel, HttpStreamFormat
 from ninja import Router
 
-from core.auth import user_from_request
+from core.auth import request_token
 from core.errors import NotAuthenticated, NotFound
+from core.models import User
 from core.schemas import error_responses
+from core.tokens import decode, generation, user_for_claims
 from messaging.realtime.channels import ChannelManager, stream_channels
+from messaging.realtime.live import UNAUTHORIZED as UNAUTHORIZED_EVENT
 from messaging.realtime.replay import read_stored
 from messaging.realtime.request import conversation_from_path, last_event_ids
 from messaging.selectors import CONVERSATION_NOT_FOUND
 
 # Pushpin's channel for a stream channel: the library's naming, so both agree.
 GRIP_PREFIX = "events-"
+# The holder's channels (module docstring).
+AUTH_PREFIX = "stayhub-auth-"
+USER_PREFIX = "stayhub-user-"
+NOW_PREFIX = "stayhub-now-"
 KEEP_ALIVE = "event: keep-alive\ndata:\n\n"
 KEEP_ALIVE_SECONDS = 20
 # Pushpin re-asks the next link after this long without activity on a stream: a net
@@ -105,17 +129,71 @@ def stream_channel(name: str) -> str | None:
     return unquote(name[len(GRIP_PREFIX) :])
 
 
-def hold(request: HttpRequest, body: str, last_ids: dict[str, str]) -> HttpResponse:
-    """`body` now, then Pushpin holds the stream on `last_ids`' channels from those ids.
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a stream: the user, and the generation and expiry of their token."""
+
+    user_id: str
+    generation: int
+    expires: int  # epoch seconds
+
+    @classmethod
+    def from_claims(cls, claims: dict) -> Holder:
+        return cls(str(claims["sub"]), generation(claims), int(claims["exp"]))
+
+    @property
+    def auth_channel(self) -> str:
+        return f"{AUTH_PREFIX}{self.user_id}.{self.generation}.{self.expires}"
+
+    @classmethod
+    def from_auth_channel(cls, name: str) -> Holder | None:
+        try:
+            user_id, gen, expires = name[len(AUTH_PREFIX) :].split(".")
+            return cls(str(uuid.UUID(user_id)), int(gen), int(expires))
+        except ValueError:
+            return None
+
+    def may_hold(self) -> bool:
+        """Whether the token is still good: not expired, its user active, no logout since."""
+        if self.expires <= time.time():
+            return False
+        state = (
+            User.objects.filter(pk=self.user_id).values_list("is_active", "token_generation")
+        ).first()
+        return state is not None and state[0] and self.generation >= state[1]
+
+
+def user_channel(user_id: object) -> str:
+    return f"{USER_PREFIX}{user_id}"
+
+
+def now_channel(user_id: object, channel: str) -> str:
+    """Where events for `user_id` only, without ids (typing), reach their `channel` stream."""
+    return f"{NOW_PREFIX}{user_id}-{quote(channel)}"
+
+
+def hold(
+    request: HttpRequest, body: str, last_ids: dict[str, str], holder: Holder | None
+) -> HttpResponse:
+    """`body` now, then Pushpin holds the stream on `last_ids`' channels from those ids,
+    and on the holder's own (module docstring; None: a stream of an older version).
 
     `request` must have come through django-grip's middleware (`request.grip`).
     """
     instruct = request.grip.start_instruct()
     instruct.set_hold_stream()
     low, high = NEXT_LINK_TIMEOUT
-    instruct.set_next_link(recover_path(), timeout=random.randint(low, high))  # noqa: S311
+    timeout = random.randint(low, high)  # noqa: S311
+    if holder is not None:  # asked again when the token expires, to end the stream
+        timeout = max(1, min(timeout, holder.expires - int(time.time()) + 1))
+    instruct.set_next_link(recover_path(), timeout=timeout)
     for channel, last_id in last_ids.items():
         instruct.add_channel(Channel(grip_channel(channel), prev_id=str(last_id)))
+    if holder is not None:
+        instruct.add_channel(Channel(holder.auth_channel, prev_id="0"))
+        instruct.add_channel(Channel(user_channel(holder.user_id)))
+        for channel in last_ids:
+            instruct.add_channel(Channel(now_channel(holder.user_id, channel)))
     instruct.set_keep_alive(KEEP_ALIVE, KEEP_ALIVE_SECONDS)
     response = HttpResponse(body, content_type="text/event-stream")
     add_default_headers(response, request=request)
@@ -153,13 +231,19 @@ def recover(request: HttpRequest) -> HttpResponse:
     The caller has checked that Pushpin signed the request.
     """
     last: dict[str, int] = {}
+    holder: Holder | None = None
     for name, last_id in request.grip.last.items():
+        if name.startswith(AUTH_PREFIX):
+            holder = Holder.from_auth_channel(name)
+            continue
         channel = stream_channel(name)
         if channel is None or not last_id.isdigit():
             continue
         last[channel] = int(last_id)
     if not last or len(last) > MAX_CHANNELS:
         return HttpResponse(status=400)
+    if holder is not None and not holder.may_hold():
+        return HttpResponse(UNAUTHORIZED_EVENT, content_type="text/event-stream")
     parts: list[str] = []
     positions: dict[str, str] = {}
     for channel, last_id in last.items():
@@ -175,7 +259,7 @@ def recover(request: HttpRequest) -> HttpResponse:
             )
         parts += [encode(event) for event in missed]
         positions[channel] = str(position)
-    return hold(request, "".join(parts), positions)
+    return hold(request, "".join(parts), positions, holder)
 
 
 def publish_events(stored: Iterable[Event]) -> None:
@@ -190,6 +274,52 @@ def publish_events(stored: Iterable[Event]) -> None:
             id=str(event.id),
             prev_id=str(int(event.id) - 1),
         )
+
+
+def publish_now(user_id: object, channel: str, event_type: str, data: str) -> None:
+    """An event without an id for `user_id`'s streams of `channel` only (typing)."""
+    publish(now_channel(user_id, channel), HttpStreamFormat(sse_encode_event(event_type, data)))
+
+
+def end_user_streams(sender: object, *, user_id: object, **kwargs: object) -> None:
+    """`core.signals.tokens_revoked`: a logout ends the user's held streams at once."""
+    if settings.GRIP_URL:
+        publish_end(user_id)
+
+
+def end_deactivated_streams(sender: object, instance: User, **kwargs: object) -> None:
+    """`post_save` of a `User`: a deactivation ends their held streams at once."""
+    if settings.GRIP_URL and not instance.is_active:
+        user_id = instance.pk
+        transaction.on_commit(lambda: publish_end(user_id))
+
+
+def publish_expired(auth_channel: str) -> None:
+    """End the streams held with one token: on its channel, chained after its id 0."""
+    publish(auth_channel, HttpStreamFormat(UNAUTHORIZED_EVENT), id="1", prev_id="0")
+    publish(auth_channel, HttpStreamFormat(close=True), id="2", prev_id="1")
+
+
+def expiry_schedule(holder: Holder) -> None:
+    """Have the worker end this token's held streams when it expires, once per token.
+
+    Pushpin's own timer (the next link's timeout) is pushed back by every item a stream
+    gets, so a busy stream would outlive its token without this.
+    """
+    from core.background import defer
+    from messaging.tasks import held_streams_expire
+
+    ttl = holder.expires - int(time.time())
+    if ttl > 0 and cache.add(f"grip-expiry:{holder.auth_channel}", 1, timeout=ttl + 60):
+        at = datetime.fromtimestamp(holder.expires, tz=UTC)
+        defer(held_streams_expire, holder.auth_channel, run_after=at)
+
+
+def publish_end(user_id: object) -> None:
+    """End every stream `user_id` holds through Pushpin: `stream-error`, then the close."""
+    channel = user_channel(user_id)
+    publish(channel, HttpStreamFormat(UNAUTHORIZED_EVENT))
+    publish(channel, HttpStreamFormat(close=True))
 
 
 # ---------------------------------------------------------------- the ninja operations
@@ -238,7 +368,8 @@ def django_stream(request: HttpRequest, segment: str | None) -> HttpResponse:
         except jwt.PyJWTError as exc:
             raise NotAuthenticated("Invalid stream continuation.") from exc
         return events(request)
-    user = user_from_request(request)
+    claims = decode(request_token(request), "access")
+    user = user_for_claims(claims)
     conversation_id = conversation_from_path(segment)
     channels = stream_channels(user.pk, conversation_id)
     manager = ChannelManager()
@@ -261,7 +392,9 @@ def django_stream(request: HttpRequest, segment: str | None) -> HttpResponse:
     # Imported here: the ASGI route imports this module (the streams' URL names).
     from messaging.realtime.route import PADDING, stream_open
 
-    return hold(request, PADDING + replay + stream_open(position), position)
+    holder = Holder.from_claims(claims)
+    expiry_schedule(holder)
+    return hold(request, PADDING + replay + stream_open(position), position, holder)
 
 
 @router.get("/events/recover", auth=None, include_in_schema=False)

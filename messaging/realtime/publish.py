@@ -30,9 +30,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django_eventstream import models as stored
 from django_eventstream.event import Event
-from django_eventstream.utils import get_storage, publish_event
+from django_eventstream.utils import get_storage
 from django_eventstream.views import get_listener_manager
 from redis.exceptions import RedisError
 
@@ -110,9 +109,11 @@ def publish_typing(
     """`event: typing` to the other participant's streams only: never stored, no id.
 
     It goes on the conversation's channel (the typist's own streams of it drop it: the
-    stream route compares `user_id`, Pushpin skips that user) and on the other's inbox
-    channel, through the same fan-out as messages (local queues, or Redis to every
-    worker process), but not through storage: a stream that resumes never sees it.
+    stream route compares `user_id`) and on the other's inbox channel, through the same
+    fan-out as messages (local queues, or Redis to every worker process), but not
+    through storage: a stream that resumes never sees it. Under Pushpin it goes to the
+    other's own channels without ids (`grip.publish_now`), so the ids Pushpin checks on
+    the stream channels stay chained.
     """
     from django_eventstream import eventstream
 
@@ -128,25 +129,7 @@ def publish_typing(
         else:
             get_listener_manager().add_to_queues(channel, Event(channel, TYPING_EVENT, data))
         if settings.GRIP_URL:
-            publish_event(channel, TYPING_EVENT, data, None, None, skip_user_ids=[str(user_id)])
-
-
-def message_rewrite_stored(message: ConversationMessage) -> int:
-    """Rewrite the stored events of `message` as it answers now (a message hidden by
-    staff), so that a stream resuming over it replays what the detail shows. The ids
-    stay; how many events were rewritten. Rare (staff action): a scan is fine."""
-    data = json.dumps(message_payload(message))
-    rewritten = 0
-    for event in stored.Event.objects.filter(type=MESSAGE_EVENT, data__contains=str(message.pk)):
-        try:
-            if json.loads(json.loads(event.data)).get("id") != str(message.pk):
-                continue
-        except (ValueError, AttributeError):
-            continue
-        event.data = json.dumps(data)
-        event.save(update_fields=["data"])
-        rewritten += 1
-    return rewritten
+            grip.publish_now(to_user_id, channel, TYPING_EVENT, data)
 
 
 def _publish_to_redis(client: Any, events: list[Event]) -> bool:

@@ -210,3 +210,159 @@ def test_the_recovery_link_answers_pushpin_only(proxied: Proxied) -> None:
         assert refused.status_code == 404 and secret not in refused.text
     no_key = httpx.get(url.split("?")[0], headers={**last, "Grip-Sig": genuine}, timeout=5)
     assert no_key.status_code == 404 and secret not in no_key.text
+
+
+def _events_of(stream: Any, kind: str, within: float) -> list[Any]:
+    """Every `kind` event that arrives on `stream` within `within` seconds."""
+    import queue as queue_module
+
+    out = []
+    deadline = time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            event = stream.events.get(timeout=left)
+        except queue_module.Empty:
+            break
+        if event.event == kind:
+            out.append(event)
+    return out
+
+
+def test_under_pushpin_typing_reaches_only_the_other_and_keeps_messages_prompt(
+    proxied: Proxied, streams: StreamClient
+) -> None:
+    """Typing goes through Pushpin to the other participant only, with no `id:`, and
+    does not break the chain of ids Pushpin checks: the next message is not held back
+    for a recovery (Pushpin waits up to 5 s for a missing id before it asks)."""
+    import httpx
+
+    ann, bob = person("Ann"), person("Bob")
+    chat = start_chat(proxied.app, ann, bob)
+    send(proxied.app, ann, chat, "hello")
+    ann_chat = streams.open(conversation_url(proxied, chat), ann.auth)
+    ann_inbox = streams.open(inbox_url(proxied), ann.auth)
+    bob_chat = streams.open(conversation_url(proxied, chat), bob.auth)
+    time.sleep(1.5)  # past Pushpin's first-subscription recovery
+
+    typed = httpx.post(f"{proxied.app.url}/api/chat/{chat}/typing", headers=bob.auth, timeout=10)
+    assert typed.status_code == 204
+    expected = {"conversation_id": chat, "user_id": str(bob.user.pk)}
+    for stream in (ann_chat, ann_inbox):
+        got = _events_of(stream, "typing", within=2.0)
+        assert [json.loads(e.data) for e in got] == [expected]
+        # No `id:` line: the client's last event id stays where the stream put it.
+        assert [e.id for e in got] == [stream.opening.id]
+    assert _events_of(bob_chat, "typing", within=0.3) == []  # not to the typist
+
+    sent_at = time.monotonic()
+    reply = send(proxied.app, ann, chat, "a message after the typing").text
+    for stream in (ann_chat, bob_chat):
+        got = stream.messages(1, timeout=10.0)
+        assert [e.data for e in got] == [reply]
+        assert got[0].id == f"conversation-{chat}:2"
+        arrived = next(t for t, e in reversed(stream.arrivals) if e.event == "message")
+        assert arrived - sent_at < 1.5, f"{arrived - sent_at:.1f} s through Pushpin after typing"
+
+
+# ---------------------------------------------------------------- credentials under Pushpin
+
+
+def test_under_pushpin_a_stream_ends_when_its_token_expires(
+    proxied: Proxied, streams: StreamClient
+) -> None:
+    """The worker ends the stream when its token expires, even while messages keep it
+    busy (which pushes Pushpin's own timer back); a fresh token resumes it, losing nothing."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.core.test_worker import stop
+    from tests.messaging.realtime.test_stream_credentials import ends_unauthorized, short_lived
+
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "worker", "--interval", "0.2"],
+        cwd=ROOT,
+        env=proxied.app.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _busy_stream_ends_at_expiry(proxied, streams, ends_unauthorized, short_lived)
+    finally:
+        stop(worker)
+
+
+def _busy_stream_ends_at_expiry(
+    proxied: Proxied, streams: StreamClient, ends_unauthorized: Any, short_lived: Any
+) -> None:
+    ann, bob = person("Ann"), person("Bob")
+    chat = start_chat(proxied.app, ann, bob)
+    token = short_lived(bob.user, 4)
+    stream = streams.open(conversation_url(proxied, chat), {"Authorization": f"Bearer {token}"})
+    started = time.monotonic()
+    seen = None
+    while time.monotonic() - started < 2.5:  # busy while the token lives
+        sent = send(proxied.app, ann, chat, "while the token lives").text
+        seen = stream.messages(1)[0]
+        assert seen.data == sent
+        time.sleep(0.5)
+    ends_unauthorized(stream, within=8)
+    assert time.monotonic() - started > 3, "ended before the token expired"
+
+    missed = send(proxied.app, ann, chat, "after it expired").text
+    assert seen is not None
+    again = streams.open(conversation_url(proxied, chat), {**bob.auth, "Last-Event-ID": seen.id})
+    assert again.status == 200
+    assert [e.data for e in again.messages(1)] == [missed]
+
+
+def test_under_pushpin_logging_out_ends_the_user_s_streams_at_once(
+    proxied: Proxied, streams: StreamClient
+) -> None:
+    import httpx
+
+    from tests.messaging.realtime.test_stream_credentials import ends_unauthorized
+
+    ann, bob = person("Ann"), person("Bob")
+    chat = start_chat(proxied.app, ann, bob)
+    conversation = streams.open(conversation_url(proxied, chat), bob.auth)
+    inbox = streams.open(inbox_url(proxied), bob.auth)
+    others = streams.open(conversation_url(proxied, chat), ann.auth)
+
+    out = httpx.post(f"{proxied.app.url}/api/auth/logout", headers=bob.auth, timeout=10)
+    assert out.status_code == 204
+    ends_unauthorized(conversation, within=3)
+    ends_unauthorized(inbox, within=3)
+    sent = send(proxied.app, ann, chat, "still here").text
+    assert [e.data for e in others.messages(1)] == [sent]  # another user's stream goes on
+    assert not others.ended.is_set()
+
+
+def test_under_pushpin_deactivating_a_user_ends_their_streams_at_once(
+    proxied: Proxied, streams: StreamClient
+) -> None:
+    """Deactivated by staff in another process (a management shell, as an admin would)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.messaging.realtime.test_stream_credentials import ends_unauthorized
+
+    ann, bob = person("Ann"), person("Bob")
+    chat = start_chat(proxied.app, ann, bob)
+    stream = streams.open(conversation_url(proxied, chat), bob.auth)
+    others = streams.open(inbox_url(proxied), ann.auth)
+    command = (
+        "from core.models import User; from core.services import user_deactivate; "
+        f"user_deactivate(user=User.objects.get(pk='{bob.user.pk}'))"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", command],
+        cwd=ROOT,
+        env=proxied.app.env,
+        check=True,
+        timeout=60,
+    )
+    ends_unauthorized(stream, within=3)
+    assert not others.ended.is_set()
+    assert streams.start(conversation_url(proxied, chat), bob.auth).status == 401
