@@ -163,7 +163,7 @@ def _store_message(
             if author is None or not author.is_active:
                 _refuse(sender)
             recipient = conversation.other_user(author)
-            if block_exists(author, recipient):
+            if conversation.blocked:
                 raise Forbidden(BLOCKED)
             masked = bool(spans) and not stay_confirmed_between(author.pk, recipient.pk)
             if masked:
@@ -185,10 +185,13 @@ def _store_message(
                 MessageIdempotencyKey.objects.create(
                     user_id=author.pk, key=idempotency_key, message=message
                 )
+            covered = conversation.latest_unread_by(recipient)
             conversation.mark_activity(created_at)
             publish.publish_message(message)
-            # The email if it stays unread (queued in this transaction; sent by the worker).
-            notifications.message_sent(message)
+            # The email if it stays unread (queued in this transaction; sent by the worker),
+            # unless the check queued for an earlier unread message covers this one.
+            if not covered:
+                notifications.message_sent(message)
     except BaseException:
         for name in written:
             private_storage.delete(name)

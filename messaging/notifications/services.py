@@ -82,7 +82,10 @@ def _as_summary(stay: Any) -> dict[str, Any]:
 def message_sent(message: ConversationMessage) -> None:
     """Queue the email check for a message just stored (call it in the send's transaction).
 
-    The job runs NOTIFY_DELAY after the message, a booking request's at once. Nothing is
+    The job runs NOTIFY_DELAY after the message, a booking request's at once. A send
+    skips it while the check of an earlier unread message is waiting
+    (`Conversation.latest_unread_by`): that check covers this message, and queues itself
+    again if the recipient has read some of them by then. Nothing is
     queued for a recipient who asked for no emails (the row is at hand, so this costs no
     query).
     """
@@ -180,6 +183,12 @@ def _claim(conversation_id: str, recipient_id: str) -> _Claim | str:
         if unread_list[0].created_at > due_before and not any(
             booking_request(m) for m in unread_list
         ):
+            # Read in part since this check was queued: check again when the oldest
+            # message still unread is due (sends skip the job while one is waiting).
+            from messaging.tasks import unread_email
+
+            due = unread_list[0].created_at + timedelta(seconds=settings.NOTIFY_DELAY)
+            defer(unread_email, conversation_id, recipient_id, run_after=due)
             return "not due"
         # The last email covered messages not read since: nothing new until they are.
         through = record.through

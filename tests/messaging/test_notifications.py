@@ -206,6 +206,44 @@ def test_sending_a_message_queues_its_check_for_after_the_delay(
     assert DBTaskResult.objects.count() == 1
 
 
+def test_one_check_is_queued_per_run_of_unread_messages(
+    settings: Any, chat: Conversation, alice: User, bob: User
+) -> None:
+    """A message the check of an earlier unread one covers queues none of its own."""
+    settings.NOTIFY_DELAY = 600
+    first = send(chat, alice, "hello")
+    send(chat, alice, "are you there?")
+    send(chat, alice, "the keys are under the mat")
+    [job] = DBTaskResult.objects.all()
+    assert job.run_after == first.created_at + timedelta(seconds=600)
+    send(chat, bob, "on my way")  # to alice: her own check
+    assert DBTaskResult.objects.count() == 2
+    services.conversation_mark_read(conversation_id=chat.pk, user=bob)
+    after_read = send(chat, alice, "see you")  # bob read the rest: a new run, a new check
+    checks = DBTaskResult.objects.filter(args_kwargs__args=[str(chat.pk), str(bob.pk)])
+    assert sorted(j.run_after for j in checks) == [
+        first.created_at + timedelta(seconds=600),
+        after_read.created_at + timedelta(seconds=600),
+    ]
+
+
+def test_a_check_that_finds_younger_unread_messages_comes_back_when_they_are_due(
+    smtp: MailServer, settings: Any, chat: Conversation, alice: User, bob: User
+) -> None:
+    """Read in part while its check waited: the check queues itself for what is left."""
+    settings.NOTIFY_DELAY = 600
+    send(chat, alice, "hello")
+    services.conversation_mark_read(conversation_id=chat.pk, user=bob)
+    DBTaskResult.objects.all().delete()
+    later = ConversationMessage.objects.create(
+        conversation=chat, body="still there?", created_by=alice, sent_to=bob
+    )
+    assert run_job(chat, bob) == "not due"
+    [again] = DBTaskResult.objects.all()
+    assert again.args_kwargs["args"] == [str(chat.pk), str(bob.pk)]
+    assert again.run_after == later.created_at + timedelta(seconds=600)
+
+
 def test_a_booking_request_is_recognised_in_either_shape() -> None:
     stay = {"id": "1", "status": "requested", "property_title": "Loft", "guests": 2}
     assert booking_request(SimpleNamespace(kind="reservation", reservation=stay)) == stay
