@@ -168,18 +168,18 @@ class Edge:
             return
         started = time.perf_counter()
         address, scheme = resolve_client(scope, self.trusted)
-        scope = dict(scope)
+        # Changed in place (the server made it for this request alone): a copy would be
+        # held as long as the request, an open stream's too.
         scope["client"] = (address, (scope.get("client") or ("", 0))[1])
         if scheme:
             scope["scheme"] = scheme
         request_id = request_id_for(scope)
         scope["stayhub.request_id"] = request_id
         header = (b"x-request-id", request_id.encode("ascii"))
-        status = {"code": 0}
 
         async def send_with_id(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                scope["stayhub.status"] = message["status"]
                 headers = [h for h in message.get("headers", []) if h[0].lower() != header[0]]
                 headers.append(header)
                 if not any(h[0].lower() == b"access-control-allow-origin" for h in headers):
@@ -193,7 +193,7 @@ class Edge:
             else:
                 await self.app(scope, receive, send_with_id)
         finally:
-            self._log(scope, status["code"] or 500, started, request_id)
+            self._log(scope, scope.get("stayhub.status") or 500, started, request_id)
 
     @staticmethod
     def _log(scope: Scope, status: int, started: float, request_id: str) -> None:

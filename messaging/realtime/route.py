@@ -104,7 +104,13 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
     try:
         request.get_host()  # ALLOWED_HOSTS, as Django would check it
         claims = decode(request_token(request), "access")
-        user_id = str(claims["sub"])
+        # Only these three are kept: the claims dict would live as long as the stream.
+        user_id, token_generation, expires_at = (
+            str(claims["sub"]),
+            generation(claims),
+            float(claims["exp"]),
+        )
+        del claims
         channels = stream_channels(user_id, conversation_from_path(segment))
         event_request = EventRequest()
         event_request.channels = set(channels)
@@ -124,11 +130,11 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
         return
 
     redis_listener.start()
-    listener = open_streams.StreamListener(user_id, generation(claims), set(channels))
+    listener = open_streams.StreamListener(user_id, token_generation, event_request.channels)
     listener.assign_loop()
     manager = get_listener_manager()
     manager.add_listener(listener)
-    open_streams.add(listener, expires_at=float(claims["exp"]))
+    open_streams.add(listener, expires_at=expires_at)
     disconnected = watch_disconnect(receive, listener)
 
     def release() -> None:
