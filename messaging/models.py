@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -45,6 +45,8 @@ private_storage = PrivateStorage()
 REPORT_NOTE_MAX_LENGTH = 1000
 # What a message hidden by staff answers as its body (detail, history, replay).
 HIDDEN_BODY = "This message was hidden by stayhub staff."
+# An unread-email check this late has been lost (a dead worker): queue another.
+EMAIL_CHECK_OVERDUE = timedelta(hours=1)
 # Stands in for "never read" so that one comparison covers both cases.
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -56,21 +58,16 @@ def _locked_with_users() -> Prepared[Conversation]:
             Q(blocker=OuterRef("user_low"), blocked=OuterRef("user_high"))
             | Q(blocker=OuterRef("user_high"), blocked=OuterRef("user_low"))
         )
-        latest = ConversationMessage.objects.filter(conversation=OuterRef("pk")).order_by(
-            "-created_at", "-id"
-        )
-
-        def read_mark(side: str) -> Subquery:
-            marks = Participant.objects.filter(conversation=OuterRef("pk"), user=OuterRef(side))
-            return Subquery(marks.values("last_read_at")[:1])
+        def email_check(side: str) -> Subquery:
+            sides = Participant.objects.filter(conversation=OuterRef("pk"), user=OuterRef(side))
+            return Subquery(sides.values("email_check_at")[:1])
 
         return (
             Conversation.objects.with_users()
             .annotate(
                 blocked=Exists(blocks),
-                latest_to_id=Subquery(latest.values("sent_to")[:1]),
-                low_read_at=read_mark("user_low"),
-                high_read_at=read_mark("user_high"),
+                low_email_check_at=email_check("user_low"),
+                high_email_check_at=email_check("user_high"),
             )
             .select_for_update(of=("self",))
             .filter(pk=pk)
@@ -233,15 +230,15 @@ class Conversation(models.Model):
             )
         self.modified_at = at
 
-    def latest_unread_by(self, user: User) -> bool:
-        """Whether the latest message went to `user` and they have not read it (loaded by
-        `locked_with_users`; False otherwise). Its unread-email check, queued when it
-        was sent, then covers a message sent to them now as well."""
-        latest_to = getattr(self, "latest_to_id", None)
-        if latest_to is None or uuid.UUID(str(latest_to)) != user.pk:
-            return False
-        read_at = self.low_read_at if user.pk == self.user_low_id else self.high_read_at
-        return read_at is None or read_at < self.modified_at
+    def email_check_waiting(self, user: User) -> bool:
+        """Whether an unread-email check for `user` waits to run (loaded by
+        `locked_with_users`; False otherwise). One long overdue (its worker died, say)
+        counts as none, so that the next message queues another."""
+        if user.pk == self.user_low_id:
+            due = getattr(self, "low_email_check_at", None)
+        else:
+            due = getattr(self, "high_email_check_at", None)
+        return due is not None and due > timezone.now() - EMAIL_CHECK_OVERDUE
 
     def participant(self, user_id: Any) -> User | None:
         """The participant whose id is `user_id` (loaded with `with_users()`), else None."""
@@ -266,6 +263,10 @@ class Participant(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"
     )
     last_read_at = models.DateTimeField(null=True, blank=True)
+    # When the unread-email check queued for this side will run (None: none waiting).
+    # While one waits, a message to this side queues no other: the check covers it
+    # (messaging.notifications). Set and cleared under the conversation's lock.
+    email_check_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -185,12 +185,11 @@ def _store_message(
                 MessageIdempotencyKey.objects.create(
                     user_id=author.pk, key=idempotency_key, message=message
                 )
-            covered = conversation.latest_unread_by(recipient)
             conversation.mark_activity(created_at)
             publish.publish_message(message)
             # The email if it stays unread (queued in this transaction; sent by the worker),
-            # unless the check queued for an earlier unread message covers this one.
-            if not covered:
+            # unless a check already waits for the recipient: it covers this message.
+            if not conversation.email_check_waiting(recipient):
                 notifications.message_sent(message)
     except BaseException:
         for name in written:

@@ -83,25 +83,28 @@ def message_sent(message: ConversationMessage) -> None:
     """Queue the email check for a message just stored (call it in the send's transaction).
 
     The job runs NOTIFY_DELAY after the message, a booking request's at once. A send
-    skips it while the check of an earlier unread message is waiting
-    (`Conversation.latest_unread_by`): that check covers this message, and queues itself
-    again if the recipient has read some of them by then. Nothing is
+    queues none while a check for the recipient waits (`Participant.email_check_at`,
+    `Conversation.email_check_waiting`): that check covers the message, and queues
+    itself again if by then the recipient has read some and the rest is not yet due. Nothing is
     queued for a recipient who asked for no emails (the row is at hand, so this costs no
     query).
     """
     recipient = message.sent_to
     if not (recipient.notify_email and recipient.is_active):
         return
-    from messaging.tasks import unread_email  # the job module imports this one
-
     run_after = None
     if booking_request(message) is None:
         run_after = message.created_at + timedelta(seconds=settings.NOTIFY_DELAY)
-    defer(
-        unread_email,
-        str(message.conversation_id),
-        str(recipient.pk),
-        run_after=run_after,
+    _check_schedule(str(message.conversation_id), str(recipient.pk), run_after)
+
+
+def _check_schedule(conversation_id: str, recipient_id: str, run_after: Any) -> None:
+    """Queue the check, and note on the recipient's side when it will run."""
+    from messaging.tasks import unread_email
+
+    defer(unread_email, conversation_id, recipient_id, run_after=run_after)
+    Participant.objects.filter(conversation_id=conversation_id, user_id=recipient_id).update(
+        email_check_at=run_after or timezone.now()
     )
 
 
@@ -160,9 +163,19 @@ def _claim(conversation_id: str, recipient_id: str) -> _Claim | str:
             return "inactive"
         if not recipient.notify_email:
             return "opted out"
-        conversation = Conversation.objects.with_users().filter(pk=conversation_id).first()
+        # Locked as a send locks it: a message sent meanwhile is either seen here, or
+        # sees this check gone (`email_check_at` cleared) and queues its own.
+        conversation = (
+            Conversation.objects.with_users()
+            .select_for_update(of=("self",))
+            .filter(pk=conversation_id)
+            .first()
+        )
         if conversation is None or conversation.participant(recipient.pk) is None:
             return "gone"
+        Participant.objects.filter(conversation=conversation, user=recipient).update(
+            email_check_at=None
+        )
         record, _ = UnreadEmail.objects.select_for_update().get_or_create(
             conversation=conversation, recipient=recipient
         )
@@ -184,11 +197,9 @@ def _claim(conversation_id: str, recipient_id: str) -> _Claim | str:
             booking_request(m) for m in unread_list
         ):
             # Read in part since this check was queued: check again when the oldest
-            # message still unread is due (sends skip the job while one is waiting).
-            from messaging.tasks import unread_email
-
+            # message still unread is due (sends queue none while one is waiting).
             due = unread_list[0].created_at + timedelta(seconds=settings.NOTIFY_DELAY)
-            defer(unread_email, conversation_id, recipient_id, run_after=due)
+            _check_schedule(conversation_id, recipient_id, due)
             return "not due"
         # The last email covered messages not read since: nothing new until they are.
         through = record.through

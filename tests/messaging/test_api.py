@@ -378,10 +378,10 @@ def test_send_runs_a_fixed_number_of_queries_and_one_read_of_both_users(as_bob, 
     assert response.status_code == 201
     statements = [q["sql"] for q in ran.captured_queries if "SAVEPOINT" not in q["sql"]]
     # conversation (locked) with both users, whether they block each other and whether
-    # the latest message is unread, message, modified_at, the events (PostgreSQL:
-    # counters locked and bumped and events inserted in ONE statement; SQLite: counters
-    # bumped with RETURNING, events inserted). No email job: the one queued for "first",
-    # still unread, covers "second" (messaging.notifications).
+    # an unread-email check waits for the recipient, message, modified_at, the events
+    # (PostgreSQL: counters locked and bumped and events inserted in ONE statement;
+    # SQLite: counters bumped with RETURNING, events inserted). No email job: the check
+    # queued with "first" waits, and covers "second" (messaging.notifications).
     assert len(statements) == (4 if connection.vendor == "postgresql" else 5), statements
     assert '"messaging_block"' in statements[0]
     reads_of_users = [sql for sql in statements if '"core_user"' in sql]

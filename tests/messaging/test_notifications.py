@@ -206,42 +206,63 @@ def test_sending_a_message_queues_its_check_for_after_the_delay(
     assert DBTaskResult.objects.count() == 1
 
 
-def test_one_check_is_queued_per_run_of_unread_messages(
-    settings: Any, chat: Conversation, alice: User, bob: User
+def test_one_check_waits_per_recipient_and_covers_the_messages_sent_meanwhile(
+    smtp: MailServer, settings: Any, chat: Conversation, alice: User, bob: User
 ) -> None:
-    """A message the check of an earlier unread one covers queues none of its own."""
+    """A message to someone a check already waits for queues none of its own (a busy
+    conversation would otherwise leave a job row per message)."""
     settings.NOTIFY_DELAY = 600
     first = send(chat, alice, "hello")
+    send(chat, bob, "hi")  # to alice: her own check
     send(chat, alice, "are you there?")
     send(chat, alice, "the keys are under the mat")
-    [job] = DBTaskResult.objects.all()
-    assert job.run_after == first.created_at + timedelta(seconds=600)
-    send(chat, bob, "on my way")  # to alice: her own check
+    for_bob = DBTaskResult.objects.filter(args_kwargs__args=[str(chat.pk), str(bob.pk)])
+    assert [job.run_after for job in for_bob] == [first.created_at + timedelta(seconds=600)]
     assert DBTaskResult.objects.count() == 2
+    # The check runs when due (here by hand, with the delay passed): one email for all.
+    settings.NOTIFY_DELAY = 0
+    assert run_job(chat, bob) == "sent"
+    assert "the keys are under the mat" in parts(smtp.wait_for(1)[0])["text/plain"]
+    settings.NOTIFY_DELAY = 600
     services.conversation_mark_read(conversation_id=chat.pk, user=bob)
-    after_read = send(chat, alice, "see you")  # bob read the rest: a new run, a new check
-    checks = DBTaskResult.objects.filter(args_kwargs__args=[str(chat.pk), str(bob.pk)])
-    assert sorted(j.run_after for j in checks) == [
+    later = send(chat, alice, "see you")  # the check has run: this one queues the next
+    assert sorted(job.run_after for job in for_bob.all()) == [
         first.created_at + timedelta(seconds=600),
-        after_read.created_at + timedelta(seconds=600),
+        later.created_at + timedelta(seconds=600),
     ]
 
 
 def test_a_check_that_finds_younger_unread_messages_comes_back_when_they_are_due(
     smtp: MailServer, settings: Any, chat: Conversation, alice: User, bob: User
 ) -> None:
-    """Read in part while its check waited: the check queues itself for what is left."""
+    """Read in part while its check waited: the check queues itself for what is left,
+    which no send did (the waiting check covered it)."""
     settings.NOTIFY_DELAY = 600
     send(chat, alice, "hello")
     services.conversation_mark_read(conversation_id=chat.pk, user=bob)
-    DBTaskResult.objects.all().delete()
-    later = ConversationMessage.objects.create(
-        conversation=chat, body="still there?", created_by=alice, sent_to=bob
-    )
+    later = send(chat, alice, "still there?")
+    assert DBTaskResult.objects.count() == 1  # covered by the first message's check
+    DBTaskResult.objects.all().delete()  # that check runs now, by hand
     assert run_job(chat, bob) == "not due"
     [again] = DBTaskResult.objects.all()
     assert again.args_kwargs["args"] == [str(chat.pk), str(bob.pk)]
     assert again.run_after == later.created_at + timedelta(seconds=600)
+
+
+def test_a_check_lost_long_ago_does_not_silence_the_conversation(
+    settings: Any, chat: Conversation, alice: User, bob: User
+) -> None:
+    """A check whose worker died never clears its mark: an hour late, it counts as none."""
+    from messaging.models import Participant
+
+    settings.NOTIFY_DELAY = 600
+    send(chat, alice, "hello")
+    DBTaskResult.objects.all().delete()  # the job is lost
+    Participant.objects.filter(conversation=chat, user=bob).update(
+        email_check_at=timezone.now() - timedelta(hours=2)
+    )
+    send(chat, alice, "anyone?")
+    assert DBTaskResult.objects.count() == 1
 
 
 def test_a_booking_request_is_recognised_in_either_shape() -> None:
