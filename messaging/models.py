@@ -58,6 +58,7 @@ def _locked_with_users() -> Prepared[Conversation]:
             Q(blocker=OuterRef("user_low"), blocked=OuterRef("user_high"))
             | Q(blocker=OuterRef("user_high"), blocked=OuterRef("user_low"))
         )
+
         def email_check(side: str) -> Subquery:
             sides = Participant.objects.filter(conversation=OuterRef("pk"), user=OuterRef(side))
             return Subquery(sides.values("email_check_at")[:1])

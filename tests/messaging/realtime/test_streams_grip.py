@@ -8,6 +8,9 @@ events then come through Pushpin from the library's GRIP publish.
 from __future__ import annotations
 
 import json
+import queue
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,11 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from django.db import connection
 
-from tests.conftest import LiveServer, free_port, server_env
+from tests.conftest import ROOT, LiveServer, free_port, server_env
+from tests.core.test_worker import stop
 from tests.messaging.realtime.sse import StreamClient, stream_client
+from tests.messaging.realtime.test_stream_credentials import ends_unauthorized, short_lived
 from tests.messaging.realtime.test_streams import (
     FAST_SENDING,
     conversation_url,
@@ -96,7 +102,6 @@ def test_streams_through_pushpin_deliver_once_with_ids_and_refuse_like_the_api(
 
 def test_a_forged_grip_signature_gets_no_grip_instructions(proxied: Proxied) -> None:
     """Someone who reaches the app directly cannot pose as Pushpin without its key."""
-    import httpx
     import jwt
 
     ann, bob = person("Ann"), person("Bob")
@@ -181,7 +186,6 @@ def test_many_new_streams_through_pushpin_get_their_messages_at_once(
 
 def test_the_recovery_link_answers_pushpin_only(proxied: Proxied) -> None:
     """The shared recovery link replays a channel only to a request Pushpin signed."""
-    import httpx
     import jwt
 
     ann, bob = person("Ann"), person("Bob")
@@ -214,14 +218,12 @@ def test_the_recovery_link_answers_pushpin_only(proxied: Proxied) -> None:
 
 def _events_of(stream: Any, kind: str, within: float) -> list[Any]:
     """Every `kind` event that arrives on `stream` within `within` seconds."""
-    import queue as queue_module
-
     out = []
     deadline = time.monotonic() + within
     while (left := deadline - time.monotonic()) > 0:
         try:
             event = stream.events.get(timeout=left)
-        except queue_module.Empty:
+        except queue.Empty:
             break
         if event.event == kind:
             out.append(event)
@@ -234,8 +236,6 @@ def test_under_pushpin_typing_reaches_only_the_other_and_keeps_messages_prompt(
     """Typing goes through Pushpin to the other participant only, with no `id:`, and
     does not break the chain of ids Pushpin checks: the next message is not held back
     for a recovery (Pushpin waits up to 5 s for a missing id before it asks)."""
-    import httpx
-
     ann, bob = person("Ann"), person("Bob")
     chat = start_chat(proxied.app, ann, bob)
     send(proxied.app, ann, chat, "hello")
@@ -272,13 +272,6 @@ def test_under_pushpin_a_stream_ends_when_its_token_expires(
 ) -> None:
     """The worker ends the stream when its token expires, even while messages keep it
     busy (which pushes Pushpin's own timer back); a fresh token resumes it, losing nothing."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-    from tests.core.test_worker import stop
-    from tests.messaging.realtime.test_stream_credentials import ends_unauthorized, short_lived
-
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "worker", "--interval", "0.2"],
         cwd=ROOT,
@@ -287,14 +280,12 @@ def test_under_pushpin_a_stream_ends_when_its_token_expires(
         stderr=subprocess.DEVNULL,
     )
     try:
-        _busy_stream_ends_at_expiry(proxied, streams, ends_unauthorized, short_lived)
+        _busy_stream_ends_at_expiry(proxied, streams)
     finally:
         stop(worker)
 
 
-def _busy_stream_ends_at_expiry(
-    proxied: Proxied, streams: StreamClient, ends_unauthorized: Any, short_lived: Any
-) -> None:
+def _busy_stream_ends_at_expiry(proxied: Proxied, streams: StreamClient) -> None:
     ann, bob = person("Ann"), person("Bob")
     chat = start_chat(proxied.app, ann, bob)
     token = short_lived(bob.user, 4)
@@ -319,10 +310,6 @@ def _busy_stream_ends_at_expiry(
 def test_under_pushpin_logging_out_ends_the_user_s_streams_at_once(
     proxied: Proxied, streams: StreamClient
 ) -> None:
-    import httpx
-
-    from tests.messaging.realtime.test_stream_credentials import ends_unauthorized
-
     ann, bob = person("Ann"), person("Bob")
     chat = start_chat(proxied.app, ann, bob)
     conversation = streams.open(conversation_url(proxied, chat), bob.auth)
@@ -342,12 +329,6 @@ def test_under_pushpin_deactivating_a_user_ends_their_streams_at_once(
     proxied: Proxied, streams: StreamClient
 ) -> None:
     """Deactivated by staff in another process (a management shell, as an admin would)."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-    from tests.messaging.realtime.test_stream_credentials import ends_unauthorized
-
     ann, bob = person("Ann"), person("Bob")
     chat = start_chat(proxied.app, ann, bob)
     stream = streams.open(conversation_url(proxied, chat), bob.auth)
