@@ -1,7 +1,7 @@
 """This worker's open streams: how many each user holds, and ending them early.
 
 A stream must not outlive what it was opened with (API.md, "The event streams"):
-- its access token's expiry: checked with the users below;
+- its access token's expiry: a timer per stream;
 - its user deactivated or logged out (`core.tokens.tokens_revoke` moves the user's
   token generation on): `watch_users` re-reads, every `STREAM_AUTH_CHECK_SECONDS`,
   the users of all of this worker's open streams in ONE query. The database is what
@@ -41,7 +41,7 @@ class StreamListener(Listener):
         self.channels = channels
         self.generation = generation  # of the token it was opened with (core.tokens)
         self.end: str | None = None  # why it must end: UNAUTHORIZED_END or RECONNECT_END
-        self.expires_at = float("inf")  # its token's expiry (epoch seconds)
+        self.expiry: asyncio.TimerHandle | None = None  # ends it when its token expires
 
 
 # Event loop only (the one thread that opens and closes streams).
@@ -59,16 +59,20 @@ def has_room(user_id: str) -> bool:
 
 
 def add(listener: StreamListener, expires_at: float) -> None:
-    """Count an opening stream in; `watch_users` ends it once its token has expired
-    (epoch seconds), at its next pass (a timer per stream cost memory for nothing)."""
+    """Count an opening stream in, and end it when its token expires (epoch seconds)."""
     _open.add(listener)
     _per_user[listener.user_id] += 1
-    listener.expires_at = expires_at
+    delay = max(0.0, expires_at - time.time())
+    listener.expiry = asyncio.get_running_loop().call_later(
+        delay, end_stream, listener, UNAUTHORIZED_END
+    )
     if "users" not in _tasks:
         _tasks["users"] = asyncio.get_running_loop().create_task(watch_users())
 
 
 def remove(listener: StreamListener) -> None:
+    if listener.expiry is not None:
+        listener.expiry.cancel()
     if listener in _open:
         _open.discard(listener)
         _per_user[listener.user_id] -= 1
@@ -101,18 +105,13 @@ async def watch_users() -> None:
 
 
 async def check_users_once() -> None:
-    """End the streams whose token has expired, and those of users deactivated or
-    logged out.
+    """End the streams of users deactivated or logged out.
 
     Judges the streams open when it starts only: one opened while the users are read
     is not in what was read (ending it as if its user were gone cut 2 of 500 streams
     in the soak, 17 on a loaded machine).
     """
     checked = list(_open)
-    now = time.time()
-    for listener in checked:
-        if listener.expires_at <= now:
-            end_stream(listener, UNAUTHORIZED_END)
     try:
         state = await sync_to_async(users_state, thread_sensitive=False)(
             {listener.user_id for listener in checked}
