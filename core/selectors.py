@@ -25,3 +25,10 @@ def get_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
 
 def user_get(user_id: Any) -> User:
     return get_or_404(User.objects.filter(is_active=True), pk=user_id)
+
+
+def users_token_state(user_ids: set[str]) -> dict[str, tuple[bool, int]]:
+    """`{user id: (is_active, token_generation)}`: what decides whether tokens issued to
+    these users still hold (`core.tokens.is_current`), in one query."""
+    rows = User.objects.filter(pk__in=user_ids).values_list("pk", "is_active", "token_generation")
+    return {str(pk): (active, generation) for pk, active, generation in rows}

@@ -78,8 +78,8 @@ def _locked_with_users() -> Prepared[Conversation]:
 
 
 @functools.cache
-def _mark_activity_sql(vendor: str) -> str:
-    q = connections["default"].ops.quote_name
+def _mark_activity_sql(alias: str) -> str:
+    q = connections[alias].ops.quote_name
     meta = Conversation._meta
     return (
         f"UPDATE {q(meta.db_table)} SET {q(meta.get_field('modified_at').column)} = %s "  # noqa: S608
@@ -219,11 +219,12 @@ class Conversation(models.Model):
     def mark_activity(self, at: datetime) -> None:
         """Set `modified_at` to `at`, in the database and on this instance (every message:
         its UPDATE is built once, `_mark_activity_sql`)."""
-        connection = connections[self._state.db or "default"]
+        alias = self._state.db or "default"
+        connection = connections[alias]
         meta = Conversation._meta
         with connection.cursor() as cursor:
             cursor.execute(
-                _mark_activity_sql(connection.vendor),
+                _mark_activity_sql(alias),
                 [
                     meta.get_field("modified_at").get_db_prep_value(at, connection),
                     meta.pk.get_db_prep_value(self.pk, connection),

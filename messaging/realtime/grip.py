@@ -76,6 +76,7 @@ from core.auth import request_token
 from core.errors import NotAuthenticated, NotFound
 from core.models import User
 from core.schemas import error_responses
+from core.selectors import users_token_state
 from core.tokens import decode, generation, user_for_claims
 from messaging.realtime.channels import ChannelManager, stream_channels
 from messaging.realtime.live import UNAUTHORIZED as UNAUTHORIZED_EVENT
@@ -157,10 +158,8 @@ class Holder:
         """Whether the token is still good: not expired, its user active, no logout since."""
         if self.expires <= time.time():
             return False
-        state = (
-            User.objects.filter(pk=self.user_id).values_list("is_active", "token_generation")
-        ).first()
-        return state is not None and state[0] and self.generation >= state[1]
+        active, current = users_token_state({self.user_id}).get(self.user_id, (False, 0))
+        return active and self.generation >= current
 
 
 def user_channel(user_id: object) -> str:

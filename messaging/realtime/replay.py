@@ -14,7 +14,7 @@ from django_eventstream.utils import make_id, sse_encode_event
 
 from core.auth import user_from_request
 from core.errors import NotFound
-from core.models import User
+from core.selectors import users_token_state
 from messaging.selectors import CONVERSATION_NOT_FOUND
 
 
@@ -82,12 +82,9 @@ def reread_page(event_request: EventRequest) -> tuple[str, bool]:
 
 
 def users_state(user_ids: set[str]) -> dict[str, tuple[bool, int]]:
-    """`{user id: (is_active, token_generation)}` for open streams' users: one query."""
+    """`users_token_state` for open streams' users, in a pool thread that keeps no connection."""
     close_old_connections()
     try:
-        rows = User.objects.filter(pk__in=user_ids).values_list(
-            "pk", "is_active", "token_generation"
-        )
-        return {str(pk): (active, generation) for pk, active, generation in rows}
+        return users_token_state(user_ids)
     finally:
         connections.close_all()

@@ -24,12 +24,13 @@ from tests.support.tasks import note_run
 pytestmark = pytest.mark.live
 
 
-def start_worker(tmp_path: Path) -> subprocess.Popen:
+def start_worker(tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`manage.py worker` on the test database (or with `env`, a live server's)."""
     log = (tmp_path / "worker.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "manage.py", "worker", "--interval", "0.2"],
         cwd=ROOT,
-        env=server_env(connection.settings_dict),
+        env=env or server_env(connection.settings_dict),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

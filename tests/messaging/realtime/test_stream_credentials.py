@@ -62,7 +62,7 @@ def short_lived(user: User, seconds: int) -> str:
     return jwt.encode(claims, settings.JWT_SIGNING_KEY, algorithm=settings.JWT_ALGORITHM)
 
 
-def ends_unauthorized(stream: Stream, within: float) -> None:
+def assert_ends_unauthorized(stream: Stream, within: float) -> None:
     """The stream's last event is `stream-error` / unauthorized, then the response ends."""
     deadline = time.monotonic() + within
     while True:
@@ -85,7 +85,7 @@ def test_a_stream_ends_when_its_token_expires_and_resumes_with_a_fresh_one(
     seen = stream.messages(1)[0]
     assert seen.data == first
     started = time.monotonic()
-    ends_unauthorized(stream, within=6)
+    assert_ends_unauthorized(stream, within=6)
     assert time.monotonic() - started > 1, "ended long before the token expired"
 
     missed = send(server, ann, chat, "after it expired").text
@@ -110,8 +110,8 @@ def test_a_stream_ends_when_its_user_is_deactivated(
     inbox = streams.open(inbox_url(server), bob.auth)
     others = streams.open(inbox_url(server), ann.auth)
     User.objects.filter(pk=bob.user.pk).update(is_active=False)
-    ends_unauthorized(conversation, within=5)
-    ends_unauthorized(inbox, within=5)
+    assert_ends_unauthorized(conversation, within=5)
+    assert_ends_unauthorized(inbox, within=5)
     assert not others.ended.is_set(), "another user's stream was ended"
     assert streams.open(inbox_url(server), bob.auth).status == 401
 
@@ -136,7 +136,7 @@ def test_logging_out_on_one_worker_ends_the_user_s_streams_on_another(
     on_second = streams.open(conversation_url(second, chat), {"Authorization": token})
     others = streams.open(conversation_url(second, chat), ann.auth)
     assert browser.post("/api/auth/logout").status_code == 204
-    ends_unauthorized(on_second, within=5)
+    assert_ends_unauthorized(on_second, within=5)
     assert not others.ended.is_set(), "the other participant's stream was ended"
     # The token it was opened with is refused from now on, there and everywhere.
     assert streams.open(inbox_url(second), {"Authorization": token}).status == 401

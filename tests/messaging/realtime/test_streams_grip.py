@@ -23,9 +23,9 @@ import pytest
 from django.db import connection
 
 from tests.conftest import ROOT, LiveServer, free_port, server_env
-from tests.core.test_worker import stop
+from tests.core.test_worker import start_worker, stop
 from tests.messaging.realtime.sse import StreamClient, stream_client
-from tests.messaging.realtime.test_stream_credentials import ends_unauthorized, short_lived
+from tests.messaging.realtime.test_stream_credentials import assert_ends_unauthorized, short_lived
 from tests.messaging.realtime.test_streams import (
     FAST_SENDING,
     conversation_url,
@@ -267,25 +267,19 @@ def test_under_pushpin_typing_reaches_only_the_other_and_keeps_messages_prompt(
 # ---------------------------------------------------------------- credentials under Pushpin
 
 
+@pytest.fixture
+def background_worker(proxied: Proxied, tmp_path: Path) -> Iterator[None]:
+    """`manage.py worker` beside the app, with its settings (GRIP_URL included)."""
+    worker = start_worker(tmp_path, env=proxied.app.env)
+    yield
+    stop(worker)
+
+
 def test_under_pushpin_a_stream_ends_when_its_token_expires(
-    proxied: Proxied, streams: StreamClient
+    proxied: Proxied, streams: StreamClient, background_worker: None
 ) -> None:
     """The worker ends the stream when its token expires, even while messages keep it
     busy (which pushes Pushpin's own timer back); a fresh token resumes it, losing nothing."""
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "worker", "--interval", "0.2"],
-        cwd=ROOT,
-        env=proxied.app.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _busy_stream_ends_at_expiry(proxied, streams)
-    finally:
-        stop(worker)
-
-
-def _busy_stream_ends_at_expiry(proxied: Proxied, streams: StreamClient) -> None:
     ann, bob = person("Ann"), person("Bob")
     chat = start_chat(proxied.app, ann, bob)
     token = short_lived(bob.user, 4)
@@ -297,7 +291,7 @@ def _busy_stream_ends_at_expiry(proxied: Proxied, streams: StreamClient) -> None
         seen = stream.messages(1)[0]
         assert seen.data == sent
         time.sleep(0.5)
-    ends_unauthorized(stream, within=8)
+    assert_ends_unauthorized(stream, within=8)
     assert time.monotonic() - started > 3, "ended before the token expired"
 
     missed = send(proxied.app, ann, chat, "after it expired").text
@@ -318,8 +312,8 @@ def test_under_pushpin_logging_out_ends_the_user_s_streams_at_once(
 
     out = httpx.post(f"{proxied.app.url}/api/auth/logout", headers=bob.auth, timeout=10)
     assert out.status_code == 204
-    ends_unauthorized(conversation, within=3)
-    ends_unauthorized(inbox, within=3)
+    assert_ends_unauthorized(conversation, within=3)
+    assert_ends_unauthorized(inbox, within=3)
     sent = send(proxied.app, ann, chat, "still here").text
     assert [e.data for e in others.messages(1)] == [sent]  # another user's stream goes on
     assert not others.ended.is_set()
@@ -344,6 +338,6 @@ def test_under_pushpin_deactivating_a_user_ends_their_streams_at_once(
         check=True,
         timeout=60,
     )
-    ends_unauthorized(stream, within=3)
+    assert_ends_unauthorized(stream, within=3)
     assert not others.ended.is_set()
     assert streams.start(conversation_url(proxied, chat), bob.auth).status == 401
