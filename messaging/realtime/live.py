@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -84,35 +85,99 @@ async def write_body(send: Send, text: str) -> None:
     await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
 
 
-class KeepAlive:
-    """Says a keep-alive is due (and wakes the stream) after `interval` s without a write.
+class Wakeup:
+    """`asyncio.Event` for one waiter, the stream's live loop: what wakes a stream.
 
-    One timer per stream, re-armed only when it fires, for the time left since the last
-    write: a stream that delivers events makes no timer per event.
+    An `asyncio.Event` keeps a deque of waiters (a 64-slot block even when empty) and
+    `wait()` is a coroutine; a stream has exactly one waiter, so one future does. Per
+    open stream that is most of a kilobyte less (bench/README.md).
     """
 
-    def __init__(self, listener: Listener, interval: float) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.listener = listener
-        self.interval = interval
-        self.due = False
-        self.last_write = self.loop.time()
-        self.timer = self.loop.call_later(interval, self._fire)
+    __slots__ = ("_set", "_waiter")
 
-    def wrote(self) -> None:
-        self.due = False
-        self.last_write = self.loop.time()
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[bool] | None = None
 
-    def cancel(self) -> None:
-        self.timer.cancel()
+    def is_set(self) -> bool:
+        return self._set
 
-    def _fire(self) -> None:
-        left = self.interval - (self.loop.time() - self.last_write)
-        if left <= 0:
-            self.due = True
-            self.listener.aevent.set()
-            left = self.interval
-        self.timer = self.loop.call_later(left, self._fire)
+    def set(self) -> None:
+        self._set = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._set = False
+
+    def wait(self) -> asyncio.Future[bool]:
+        """Done once `set()` was called (at once if it already was)."""
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        if self._set:
+            waiter.set_result(True)
+        return waiter
+
+
+class StreamClock:
+    """Keep-alives and token expiry of every stream of this worker, on ONE timer.
+
+    Each tick (every second, or half the keep-alive interval when that is shorter)
+    wakes the streams that are due: a keep-alive after `STREAM_KEEPALIVE_SECONDS`
+    without a write (`keep_alive_due`), the end once the token's expiry (epoch
+    seconds in `expires_at`, set by `open_streams.add`) has passed. Two timers per
+    stream were a kilobyte of each stream's memory; a tick over 10,000 streams is a
+    few milliseconds.
+    """
+
+    def __init__(self) -> None:
+        self.streams: set[Listener] = set()
+        self.timer: asyncio.TimerHandle | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, listener: Listener) -> None:
+        loop = asyncio.get_running_loop()
+        listener.last_write = loop.time()
+        listener.keep_alive_due = False
+        self.streams.add(listener)
+        if self.timer is None or self.loop is not loop:
+            self.loop = loop
+            self._arm()
+
+    def discard(self, listener: Listener) -> None:
+        self.streams.discard(listener)
+        if not self.streams and self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _arm(self) -> None:
+        assert self.loop is not None
+        period = min(1.0, settings.STREAM_KEEPALIVE_SECONDS / 2)
+        self.timer = self.loop.call_later(period, self._tick)
+
+    def _tick(self) -> None:
+        assert self.loop is not None
+        now, wall = self.loop.time(), time.time()
+        interval = settings.STREAM_KEEPALIVE_SECONDS
+        for listener in self.streams:
+            expires_at = getattr(listener, "expires_at", None)
+            if expires_at is not None and wall >= expires_at:
+                if getattr(listener, "end", None) is None:
+                    listener.end = UNAUTHORIZED_END
+                listener.aevent.set()
+            elif now - listener.last_write >= interval:
+                listener.keep_alive_due = True
+                listener.aevent.set()
+        self._arm()
+
+
+clock = StreamClock()
+
+
+def wrote(listener: Listener) -> None:
+    """The stream just wrote: its next keep-alive is due an interval from now."""
+    listener.keep_alive_due = False
+    listener.last_write = asyncio.get_running_loop().time()
 
 
 async def replay(send: Send, event_request: EventRequest, disconnected: asyncio.Future) -> bool:
@@ -144,11 +209,11 @@ async def pump(
 ) -> None:
     """Write live events until the client leaves or the stream must end; keep-alives when idle.
 
-    The stream waits on its listener's event alone: the client leaving, the keep-alive
-    timer and `open_streams.end_stream` set it too. An event thus costs one future, and
-    a waiting stream holds one task (the disconnect watch) and one timer. (A task, a
-    timer and a set per event, alive until the stream's next event, were with hundreds
-    of open streams most of what Python's cyclic GC had to sweep.)
+    The stream waits on its listener's event alone: the client leaving, the worker's
+    `clock` and `open_streams.end_stream` set it too. An event thus costs one future,
+    and a waiting stream holds one task (the disconnect watch) and no timer. (A task,
+    a timer and a set per event, alive until the stream's next event, were with
+    hundreds of open streams most of what Python's cyclic GC had to sweep.)
 
     A stream told to end (`listener.end`) ends there: after `stream-error` /
     `unauthorized` when its credential is gone, silently when the fan-out broke (its
@@ -157,7 +222,7 @@ async def pump(
     manager = get_listener_manager()
     if disconnected is None:
         disconnected = watch_disconnect(receive, listener)
-    keep_alive = KeepAlive(listener, settings.STREAM_KEEPALIVE_SECONDS)
+    clock.add(listener)
     idle_reads = looks_in_storage_when_idle()
     try:
         while True:
@@ -181,19 +246,19 @@ async def pump(
             text, complete = take_in_order(queued, event_request.channel_last_ids, listener.user_id)
             if text:
                 await write_body(send, text)
-                keep_alive.wrote()
-            if overflow or not complete or (idle_reads and keep_alive.due and not text):
+                wrote(listener)
+            if overflow or not complete or (idle_reads and listener.keep_alive_due and not text):
                 try:
                     if await replay(send, event_request, disconnected):
-                        keep_alive.wrote()
+                        wrote(listener)
                 except EventPermissionError as exc:
                     error = {"condition": "forbidden", "text": str(exc)}
             if error:
                 await write_body(send, sse_encode_error(error["condition"], error["text"]))
                 return
-            if keep_alive.due:
+            if listener.keep_alive_due:
                 await write_body(send, KEEP_ALIVE)
-                keep_alive.wrote()
+                wrote(listener)
     finally:
-        keep_alive.cancel()
+        clock.discard(listener)
         disconnected.cancel()

@@ -1,7 +1,8 @@
 """This worker's open streams: how many each user holds, and ending them early.
 
 A stream must not outlive what it was opened with (API.md, "The event streams"):
-- its access token's expiry: a timer per stream;
+- its access token's expiry: `expires_at`, which the worker's stream clock
+  (`messaging.realtime.live.StreamClock`) checks every second;
 - its user deactivated or logged out (`core.tokens.tokens_revoke` moves the user's
   token generation on): `watch_users` re-reads, every `STREAM_AUTH_CHECK_SECONDS`,
   the users of all of this worker's open streams in ONE query. The database is what
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 
 from asgiref.sync import sync_to_async
@@ -26,7 +26,7 @@ from django.conf import settings
 from django_eventstream.views import Listener
 
 from messaging.realtime import redis_listener
-from messaging.realtime.live import RECONNECT_END, UNAUTHORIZED_END
+from messaging.realtime.live import RECONNECT_END, UNAUTHORIZED_END, Wakeup
 from messaging.realtime.replay import users_state
 
 logger = logging.getLogger(__name__)
@@ -37,11 +37,12 @@ class StreamListener(Listener):
 
     def __init__(self, user_id: str, generation: int, channels: set[str]) -> None:
         super().__init__()
+        self.aevent = Wakeup()  # its one waiter is the stream's live loop
         self.user_id = user_id
         self.channels = channels
         self.generation = generation  # of the token it was opened with (core.tokens)
         self.end: str | None = None  # why it must end: UNAUTHORIZED_END or RECONNECT_END
-        self.expiry: asyncio.TimerHandle | None = None  # ends it when its token expires
+        self.expires_at = float("inf")  # the token's expiry (epoch seconds)
 
 
 # Event loop only (the one thread that opens and closes streams).
@@ -62,17 +63,12 @@ def add(listener: StreamListener, expires_at: float) -> None:
     """Count an opening stream in, and end it when its token expires (epoch seconds)."""
     _open.add(listener)
     _per_user[listener.user_id] += 1
-    delay = max(0.0, expires_at - time.time())
-    listener.expiry = asyncio.get_running_loop().call_later(
-        delay, end_stream, listener, UNAUTHORIZED_END
-    )
+    listener.expires_at = expires_at
     if "users" not in _tasks:
         _tasks["users"] = asyncio.get_running_loop().create_task(watch_users())
 
 
 def remove(listener: StreamListener) -> None:
-    if listener.expiry is not None:
-        listener.expiry.cancel()
     if listener in _open:
         _open.discard(listener)
         _per_user[listener.user_id] -= 1

@@ -216,10 +216,11 @@ class StreamRoute:
             and not self._via_grip(scope)
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The stream itself (returned, not awaited here: no frame held per stream)."""
         match = stream_path().match(scope["path"])
         assert match is not None  # the server asked `handles` first
-        await serve_stream(scope, receive, send, match["conversation"])
+        return serve_stream(scope, receive, send, match["conversation"])
 
     async def startup(self) -> None:
         """Start the Redis fan-out at boot (run by the server's lifespan).
