@@ -15,7 +15,8 @@ How, in order (every found span is replaced, overlapping spans merged):
    written the ways each of several countries writes them; a run of 7 or more digits
    joined only by spaces, dots, dashes, slashes or brackets (with a leading `+` or
    not) is a phone number too, as the contract defines one. Candidates with fewer than
-   7 digits are left alone (room numbers, guest counts, short prices).
+   7 digits are left alone (room numbers, guest counts, short prices), and so are
+   those glued to Latin letters or digits (references such as "AB1234 5678").
 """
 
 from __future__ import annotations
@@ -138,7 +139,19 @@ def _phone_spans(work: str) -> list[Span]:
         (start, end)
         for start, end in spans
         if sum(ch.isdigit() for ch in work[start:end]) >= MIN_PHONE_DIGITS
+        and not _glued(work, start, end)
     ]
+
+
+def _glued(text: str, start: int, end: int) -> bool:
+    """Whether a span runs on into Latin letters or digits: "AB1234 5678" is a
+    reference, not a phone number (libphonenumber's own matcher judges candidates so
+    from its VALID leniency on; at POSSIBLE, which finds national formats, it does not)."""
+
+    def latin(ch: str) -> bool:
+        return ch.isascii() and ch.isalnum()
+
+    return (start > 0 and latin(text[start - 1])) or (end < len(text) and latin(text[end]))
 
 
 def _strip_trailing(text: str, start: int, end: int) -> int:

@@ -81,6 +81,8 @@ KEEP = [
     f"Here is the listing: {SITE}/properties/9b2f",
     f"{SITE}/inbox/abc",
     "Version 3.11 of the app",
+    "Booking reference HX9921 0043 is in the email",
+    "The boiler's serial is SN20270512",
     "Hello! Is the flat free in May?",
     "It's 25 km from the airport, 3.5 km to the beach",
     "",
