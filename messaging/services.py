@@ -403,6 +403,7 @@ def _pair_conversation(a: User, b: User) -> tuple[Conversation, bool]:
                     Participant(conversation=conversation, user=high),
                 ]
             )
+            publish.channels_open(conversation_id=conversation.pk, user_ids=[low.pk, high.pk])
     except IntegrityError:
         existing = pair.first()
         if existing is None:  # not the pair key (e.g. the other user was just deleted)

@@ -50,6 +50,15 @@ from messaging.schemas import message_payload
 logger = logging.getLogger(__name__)
 
 
+def channels_open(*, conversation_id: uuid.UUID, user_ids: list[uuid.UUID]) -> None:
+    """Create the event counters of a new conversation's channels (its own, both
+    inboxes) with the conversation, so that its first message costs no more than the
+    next ones: counters created by the first event cost that message a second round of
+    statements, and a crowd of first messages made the latency tail (bench/README.md)."""
+    names = [conversation_channel(conversation_id), *(inbox_channel(u) for u in user_ids)]
+    get_storage().channels_create(names)
+
+
 def publish_message(message: ConversationMessage) -> None:
     """Store the message's events now and wake the streams once the transaction commits.
 

@@ -57,9 +57,7 @@ class EventStorage(DjangoModelStorage):
             ids = _count_up(names)
             missing = [name for name in names if name not in ids]
             if missing:
-                stored.EventCounter.objects.bulk_create(
-                    [stored.EventCounter(name=name) for name in missing], ignore_conflicts=True
-                )
+                self.channels_create(missing)
                 ids |= _count_up(missing)
             encoded = json.dumps(data, cls=DjangoJSONEncoder)  # as the library stores it
             now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -69,6 +67,13 @@ class EventStorage(DjangoModelStorage):
             with connection.cursor() as cursor:
                 cursor.execute(_insert_sql(len(rows)), [v for row in rows for v in row])
         return [Event(channel, event_type, data, id=ids[channel]) for channel in channels]
+
+    def channels_create(self, channels: list[str]) -> None:
+        """The counters of channels that have none yet (at 0: the first event is 1)."""
+        stored.EventCounter.objects.bulk_create(
+            [stored.EventCounter(name=name) for name in sorted(set(channels))],
+            ignore_conflicts=True,
+        )
 
     def trim_event_log(self) -> None:
         """The library's per-append scan, replaced by `trim_expired` after commit."""

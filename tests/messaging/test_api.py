@@ -394,6 +394,18 @@ def test_send_runs_a_fixed_number_of_queries_and_one_read_of_both_users(as_bob, 
         assert statements[0].endswith('FOR UPDATE OF "messaging_conversation"')
 
 
+def test_a_conversations_first_message_creates_no_event_counters(as_bob, chat):
+    """The channels' counters come with the conversation (`channels_open`): its first
+    message runs what any later one runs, plus the unread-email check (its job row and
+    the recipient's mark that it waits)."""
+    with CaptureQueriesContext(connection) as ran:
+        response = as_bob.post(f"/api/chat/{chat.pk}/messages", {"body": "first"})
+    assert response.status_code == 201
+    statements = [q["sql"] for q in ran.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert not [sql for sql in statements if 'INSERT INTO "django_eventstream_eventcounter"' in sql]
+    assert len(statements) == (6 if connection.vendor == "postgresql" else 7), statements
+
+
 @pytest.mark.parametrize("limit", [1, 100])
 def test_history_runs_a_fixed_number_of_queries(as_alice, chat, limit, django_assert_num_queries):
     stored = seed(chat, 150)
