@@ -390,9 +390,10 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "line": {"format": "%(message)s"},
     },
+    # stderr, written by a thread of their own (never by the event loop)
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "access": {"class": "logging.StreamHandler", "formatter": "line"},
+        "console": {"()": "core.server.log_writer.queued_stderr", "formatter": "plain"},
+        "access": {"()": "core.server.log_writer.queued_stderr", "formatter": "line"},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
