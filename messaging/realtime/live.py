@@ -123,8 +123,8 @@ class StreamClock:
     """Keep-alives and token expiry of every stream of this worker, on ONE timer.
 
     Each tick (every second, or half the keep-alive interval when that is shorter)
-    wakes the streams that are due: a keep-alive after `STREAM_KEEPALIVE_SECONDS`
-    without a write (`keep_alive_due`), the end once the token's expiry (epoch
+    wakes the streams that are due: a keep-alive before `STREAM_KEEPALIVE_SECONDS`
+    have passed without a write (`keep_alive_due`), the end once the token's expiry (epoch
     seconds in `expires_at`, set by `open_streams.add`) has passed. Two timers per
     stream were a kilobyte of each stream's memory; a tick over 10,000 streams is a
     few milliseconds.
@@ -150,22 +150,28 @@ class StreamClock:
             self.timer.cancel()
             self.timer = None
 
+    @staticmethod
+    def period() -> float:
+        return min(1.0, settings.STREAM_KEEPALIVE_SECONDS / 2)
+
     def _arm(self) -> None:
         assert self.loop is not None
-        period = min(1.0, settings.STREAM_KEEPALIVE_SECONDS / 2)
-        self.timer = self.loop.call_later(period, self._tick)
+        self.timer = self.loop.call_later(self.period(), self.tick)
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Wake the streams that are due, and arm the next tick."""
         assert self.loop is not None
         now, wall = self.loop.time(), time.time()
-        interval = settings.STREAM_KEEPALIVE_SECONDS
+        # Due now if the next tick would be past the interval: a keep-alive never
+        # comes later than `STREAM_KEEPALIVE_SECONDS` after the last write (API.md).
+        due_after = settings.STREAM_KEEPALIVE_SECONDS - self.period()
         for listener in self.streams:
             expires_at = getattr(listener, "expires_at", None)
             if expires_at is not None and wall >= expires_at:
                 if getattr(listener, "end", None) is None:
                     listener.end = UNAUTHORIZED_END
                 listener.aevent.set()
-            elif now - listener.last_write >= interval:
+            elif now - listener.last_write > due_after:
                 listener.keep_alive_due = True
                 listener.aevent.set()
         self._arm()

@@ -57,7 +57,7 @@ class EventStorage(DjangoModelStorage):
             ids = _count_up(names)
             missing = [name for name in names if name not in ids]
             if missing:
-                self.channels_create(missing)
+                _create_counters(missing)
                 ids |= _count_up(missing)
             encoded = json.dumps(data, cls=DjangoJSONEncoder)  # as the library stores it
             now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -70,10 +70,7 @@ class EventStorage(DjangoModelStorage):
 
     def channels_create(self, channels: list[str]) -> None:
         """The counters of channels that have none yet (at 0: the first event is 1)."""
-        stored.EventCounter.objects.bulk_create(
-            [stored.EventCounter(name=name) for name in sorted(set(channels))],
-            ignore_conflicts=True,
-        )
+        _create_counters(channels)
 
     def trim_event_log(self) -> None:
         """The library's per-append scan, replaced by `trim_expired` after commit."""
@@ -94,11 +91,16 @@ def _append_postgresql(
     ids = _bump_and_insert(names, event_type, data)
     missing = [name for name in names if name not in ids]
     if missing:
-        stored.EventCounter.objects.bulk_create(
-            [stored.EventCounter(name=name) for name in missing], ignore_conflicts=True
-        )
+        _create_counters(missing)
         ids |= _bump_and_insert(missing, event_type, data)
     return [Event(channel, event_type, data, id=ids[channel]) for channel in channels]
+
+
+def _create_counters(names: list[str]) -> None:
+    """Counters at 0 for channels without one; a concurrent creation is no error."""
+    stored.EventCounter.objects.bulk_create(
+        [stored.EventCounter(name=name) for name in sorted(set(names))], ignore_conflicts=True
+    )
 
 
 @functools.cache

@@ -128,3 +128,28 @@ def test_a_keep_alive_follows_each_idle_interval_and_leaving_ends_the_pump(
     assert written[:3] == [KEEP_ALIVE] * 3
     assert "id: " in written[-1]
     assert ended_after < 0.5
+
+
+def test_the_clock_sends_a_keep_alive_at_the_last_tick_before_the_interval(
+    settings: Any,
+) -> None:
+    """The worker's clock ticks every half interval: a stream whose interval would be
+    over before the next tick gets its keep-alive now, not a tick late (API.md: at
+    least every 20 seconds); one written to recently does not."""
+    settings.STREAM_KEEPALIVE_SECONDS = 1.0  # a tick every 0.5 s
+
+    async def scenario() -> tuple[bool, bool]:
+        loop = asyncio.get_running_loop()
+        clock = live.StreamClock()
+        late, recent = Listener(), Listener()
+        for listener in (late, recent):
+            listener.assign_loop()
+            clock.add(listener)
+        late.last_write = loop.time() - 0.7  # the next tick would come 1.2 s after it
+        recent.last_write = loop.time() - 0.3
+        clock.tick()
+        for listener in (late, recent):
+            clock.discard(listener)
+        return late.keep_alive_due, recent.keep_alive_due
+
+    assert asyncio.run(scenario()) == (True, False)
