@@ -12,7 +12,10 @@ request creation, the middleware, signals, streaming responses) and changes thre
 - that hop runs on a thread taken from a small pool of single-thread executors
   (asgiref's `ThreadSensitiveContext(executor=...)`): a request still has a thread of
   its own while it runs, and the thread's database connection survives between
-  requests as `CONN_MAX_AGE` allows.
+  requests as `CONN_MAX_AGE` allows. The thread goes back to the pool once the view
+  has answered: a body in memory is sent without it, so a client slow to read (Pushpin
+  taking a thousand holds at once) keeps no thread and no connection; a streaming
+  response keeps its thread until it is closed.
 
 When its last request in flight has been answered, it runs a due garbage collection
 (`core.server.gc_tuning`). An executor still busy when its request ends (cancelled at
@@ -84,19 +87,8 @@ class OneThreadASGIHandler(ASGIHandler):
         self._slots: asyncio.Semaphore | None = None  # made on the loop, at first use
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        thread = self._idle.pop() if self._idle else RequestThread()
         with gc_tuning.answering():
-            try:
-                # Django's own ThreadSensitiveContext inside finds this one and keeps it.
-                async with ThreadSensitiveContext(executor=thread):
-                    await super().__call__(scope, receive, send)
-            finally:
-                if not thread._threads:  # never ran anything (the request ended first)
-                    thread.shutdown(wait=False)
-                elif thread.pending or len(self._idle) >= settings.REQUEST_THREADS:
-                    thread.retire()
-                else:
-                    self._idle.append(thread)  # last in, first out: warm threads first
+            await super().__call__(scope, receive, send)
 
     async def handle(self, scope: dict, receive: Any, send: Any) -> None:
         try:
@@ -106,17 +98,38 @@ class OneThreadASGIHandler(ASGIHandler):
         set_script_prefix(get_script_prefix(scope))
         if self._slots is None:
             self._slots = asyncio.Semaphore(settings.REQUEST_THREADS)
-        async with self._slots:
-            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
         try:
-            if response.streaming:
-                await self._send_until_disconnect(response, send, receive)
-            else:
-                await self.send_response(response, send)
+            await self._slots.acquire()
+            thread = self._idle.pop() if self._idle else RequestThread()
+            try:
+                # Django's own ThreadSensitiveContext outside gives way to this one.
+                async with ThreadSensitiveContext(executor=thread):
+                    try:
+                        response = await sync_to_async(self._respond, thread_sensitive=True)(
+                            scope, body_file
+                        )
+                    finally:
+                        self._slots.release()
+                    if response.streaming:  # iterated and closed on this thread
+                        try:
+                            await self._send_until_disconnect(response, send, receive)
+                        finally:
+                            await sync_to_async(response.close, thread_sensitive=True)()
+                        return
+            finally:
+                self._give_back(thread)
+            # Sent without its thread: a client slow to read holds no thread or connection.
+            await self.send_response(response, send)
         finally:
-            if response.streaming:
-                await sync_to_async(response.close, thread_sensitive=True)()
             body_file.close()
+
+    def _give_back(self, thread: RequestThread) -> None:
+        if not thread._threads:  # never ran anything (the request ended first)
+            thread.shutdown(wait=False)
+        elif thread.pending or len(self._idle) >= settings.REQUEST_THREADS:
+            thread.retire()
+        else:
+            self._idle.append(thread)  # last in, first out: warm threads first
 
     async def _send_until_disconnect(
         self, response: HttpResponseBase, send: Any, receive: Any

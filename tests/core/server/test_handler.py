@@ -191,6 +191,51 @@ def test_at_most_request_threads_run_at_once_and_as_many_threads_are_kept(
     assert idle == 3  # as many idle threads kept as may run at once
 
 
+def test_an_answer_slow_to_send_gives_its_thread_back_first(
+    handler: OneThreadASGIHandler, settings: Any
+) -> None:
+    """Pushpin or a slow client may take a while to read an answer; the thread and its
+    database connection go back to the pool as soon as the view has answered."""
+    settings.REQUEST_THREADS = 3
+    wanted = 8
+
+    def request_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("django-request")}
+
+    async def scenario() -> tuple[int, int, list[int]]:
+        before = request_threads()
+        gate = asyncio.Event()
+        stuck: list[int] = []
+        statuses: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+            if message["type"] == "http.response.body":
+                stuck.append(1)
+                await gate.wait()  # the client does not read yet
+
+        requests = [
+            asyncio.ensure_future(handler(scope("where"), receive, send)) for _ in range(wanted)
+        ]
+        for _ in range(1000):
+            if len(stuck) == wanted:
+                break
+            await asyncio.sleep(0.01)
+        held = len(request_threads() - before)
+        gate.set()
+        await asyncio.wait_for(asyncio.gather(*requests), 10)
+        return len(stuck), held, statuses
+
+    stuck, held, statuses = asyncio.run(scenario())
+    assert stuck == 8  # every answer was being sent at once
+    assert statuses == [200] * 8
+    assert held <= 3, f"{held} threads held by answers waiting to be read"
+
+
 def test_request_finished_comes_once_and_after_a_streamed_body_was_sent(
     handler: OneThreadASGIHandler,
 ) -> None:
