@@ -233,7 +233,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": dict(_redis_timeouts),
+            "OPTIONS": {
+                **_redis_timeouts,
+                # one pool per process, not one per request (core.server.redis_pool)
+                "pool_class": "core.server.redis_pool.SharedConnectionPool",
+            },
         }
     }
     _redis = urlsplit(REDIS_URL)

@@ -11,6 +11,7 @@
 - `api_guard`: what every `/api/` request must get right (415, NUL, JSON errors, 503);
 - `health`: `/readyz`;
 - `log_writer`: log lines written to stderr by a thread, never by the event loop;
+- `redis_pool`: one Redis connection pool per process for the cache;
 - `run`: what `make serve` runs (uvicorn and the worker, a quiet Ctrl-C);
 - `db_backends.sqlite3`: the SQLite backend whose writers queue on a lock.
 
