@@ -19,10 +19,10 @@ Pushpin's source (1.36, the handler):
 - Its hold also subscribes a `user-<id>` channel and puts the library's user into
   every request Pushpin makes back, which keeps those links apart too.
 
-Here the next link is ONE path for every stream, so recoveries go 100 at a time (and
-identical ones, same channel and same last id, are answered once: Pushpin shares
-them). What a recovery needs is in Pushpin's `Grip-Last` header (each channel with the
-last id the stream has), so the link needs no state of its own. The streams' channels
+Here the next link is ONE path for every stream, so the limiter takes them 100 at a
+time (each stream still sends a request of its own). What a recovery needs is in
+Pushpin's `Grip-Last` header (each channel with the last id the stream has), so the
+link needs no state of its own. The streams' channels
 were checked when the stream was opened; a recovery only replays what those channels
 already carry, and only for a request signed by Pushpin.
 
