@@ -22,9 +22,9 @@ Pushpin's source (1.36, the handler):
 Here the next link is ONE path for every stream, so the limiter takes them 100 at a
 time (each stream still sends a request of its own). What a recovery needs is in
 Pushpin's `Grip-Last` header (each channel with the last id the stream has), so the
-link needs no state of its own. The streams' channels
-were checked when the stream was opened; a recovery only replays what those channels
-already carry, and only for a request signed by Pushpin.
+link needs no state of its own. The streams' channels were checked when the stream
+was opened; a recovery only replays what those channels already carry, and only for a
+request signed by Pushpin.
 
 Ids chain: every event is published with `id` = its stored id and `prev-id` = the one
 before it in the same channel (ids are dense per channel, `messaging.realtime.storage`), and
