@@ -338,6 +338,7 @@ class Cluster:
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
             preexec_fn=die_with_parent,
+            process_group=0,  # its own group: whatever it starts is stopped with it
             user=user.pw_uid if user else None,
             group=user.pw_gid if user else None,
         )
@@ -382,6 +383,10 @@ class Cluster:
                 log(f"{child.name} did not stop within 15 s: killed")
                 child.proc.kill()
                 child.proc.wait()
+            # What it started and left behind: a uvicorn worker that hung while its
+            # master waited for it was left running once the master was killed.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.proc.pid, signal.SIGKILL)
         self.children.clear()
         rundir = getattr(self, "_rundir", None)
         if rundir is not None:

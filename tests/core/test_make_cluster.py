@@ -1,6 +1,6 @@
 """`make cluster` for real: PostgreSQL, Redis, two workers, the background worker and
 Pushpin start from one command, a message goes through Pushpin, and SIGTERM to `make`
-stops every one of them.
+stops every one of them, a worker that hangs included.
 
 The cluster's own PostgreSQL and Redis are started (DATABASE_URL and REDIS_URL are
 taken out of its environment), as on a machine where nothing else runs.
@@ -167,9 +167,14 @@ def test_make_cluster_serves_through_pushpin_and_stops_together(cluster_dir: Pat
             assert json.loads(received[0]["data"])["body"] == "through the cluster"
             assert received[0]["id"] == f"conversation-{chat}:1"
 
-        # SIGTERM to make alone: every process it started ends.
+        # One web worker hangs (stopped: it handles no signal until killed), so its
+        # master waits for it until the cluster kills the master. SIGTERM to make
+        # alone: every process it started ends all the same, the hung worker too.
+        hung = sorted(descendants(uvicorn[0]))[-1]
+        assert "spawn_main" in processes[hung], processes[hung]
+        os.kill(hung, signal.SIGSTOP)
         os.kill(make.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 45
         while any(alive(p) for p in processes) and time.monotonic() < deadline:
             time.sleep(0.2)
         left = {p: processes[p] for p in processes if alive(p)}
