@@ -39,6 +39,7 @@ import string
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,21 @@ def wait_port(host: str, port: int, what: str, proc: subprocess.Popen, timeout: 
             return
         time.sleep(0.1)
     raise RuntimeError(f"{what} did not listen on {host}:{port} within {timeout:.0f} s")
+
+
+def wait_healthy(url: str, what: str, proc: subprocess.Popen, timeout: float) -> None:
+    """Until `url` answers 200. uvicorn's master listens before any worker has loaded
+    the app; a request in that window waits in the backlog, and Pushpin in front may
+    answer 502 meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early (status {proc.returncode})")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
+            if answer.status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s")
 
 
 def die_with_parent() -> None:
@@ -181,7 +197,8 @@ class Cluster:
             ],
             env,
         )
-        wait_port(host, front, "uvicorn", web.proc, 60)
+        probe = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+        wait_healthy(f"http://{probe}:{front}/healthz", "uvicorn", web.proc, 60)
         log(f"{self.workers} web worker(s) on {host}:{front}")
         if self.background:
             self._spawn("worker", [self.python, "manage.py", "worker"], env)
