@@ -93,6 +93,14 @@ def cpu_s(pid: int) -> float:
         return 0.0
 
 
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            return fh.read().strip()
+    except OSError:
+        return "?"
+
+
 def rss_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -123,6 +131,15 @@ class Sampler:
                 out[role] = sum(cpu_s(p) for p in tree(self.roots[role]))
         for i, pid in enumerate(self.workers()):
             out[f"worker{i}"] = cpu_s(pid)
+        usage = resource.getrusage(resource.RUSAGE_SELF)  # the load generator
+        out["loadgen"] = usage.ru_utime + usage.ru_stime
+        with open("/proc/stat") as fh:  # every process, PostgreSQL's too: the whole machine
+            fields = [int(f) for f in fh.readline().split()[1:]]
+        out["machine"] = (sum(fields) - fields[3] - fields[4]) / CLK_TCK  # all but idle, iowait
+        if "pushpin" in self.roots:  # which of Pushpin's processes does the work
+            for pid in tree(self.roots["pushpin"]):
+                name = f"pp-{comm(pid).removeprefix('pushpin-')}"
+                out[name] = out.get(name, 0.0) + cpu_s(pid)
         return out
 
     def threads(self) -> dict[str, float]:
@@ -260,12 +277,19 @@ async def drive(args: argparse.Namespace, cluster: Cluster, convs: list[Conv]) -
 def line(r: dict) -> str:
     cpu = r["cpu_ms_per_msg"]
     workers = "/".join(f"{cpu[k]:.1f}" for k in sorted(cpu) if k.startswith("worker"))
-    extra = "".join(f" {k} {cpu[k]:.2f}" for k in ("pushpin", "redis") if k in cpu)
+    extra = "".join(
+        f" {k} {cpu[k]:.2f}" for k in ("pushpin", "redis", "loadgen", "machine") if k in cpu
+    )
+    parts = [f"{k[3:]} {cpu[k]:.2f}" for k in sorted(cpu) if k.startswith("pp-")]
+    if parts:
+        extra += f" ({', '.join(parts)})"
     return (
         f"{r['rate_wanted']:g}/s (got {r['rate_achieved']}): delivered {r['delivered']}/{r['sent']}"
         f" lost {r['lost']} dup {r['duplicates']} err {r['send_errors']} | ms p50 {r['p50']}"
-        f" p99 {r['p99']} max {r['max']} | cpu ms/msg app {cpu.get('web', 0):.2f}"
+        f" p99 {r['p99']} max {r['max']} (POST answered p50 {r['answer_p50']}"
+        f" p99 {r['answer_p99']}) | cpu ms/msg app {cpu.get('web', 0):.2f}"
         f" (workers {workers}; {r.get('thread_ms_per_msg')}){extra} | load {r['loadavg']}"
+        f" | machine busy {r['cpu_pct'].get('machine', 0) / os.cpu_count():.0f}%"
     )
 
 

@@ -54,6 +54,7 @@ class Phase:
     delivered: set[int] = field(default_factory=set)
     echoed: set[int] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)
+    answers: list[float] = field(default_factory=list)  # ms from the POST to its 201
     duplicates: int = 0
     misrouted: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
@@ -75,7 +76,7 @@ class Load:
     def __init__(
         self,
         base_url: str,
-        connect_concurrency: int = 100,
+        connect_concurrency: int = 50,  # as the shared harness's load.py
         post_concurrency: int = 32,
         max_inflight: int = 2000,
     ) -> None:
@@ -229,6 +230,7 @@ class Load:
                 if resp.status != 201:
                     raise RuntimeError(f"{resp.status} {(await resp.text())[:200]!r}")
                 await resp.read()
+                phase.answers.append(1000 * (perf() - phase.sent[seq][0]))
         except Exception as exc:
             phase.failed.add(seq)
             self.error(f"send {seq}: {type(exc).__name__}: {exc}")
@@ -282,6 +284,8 @@ class Load:
             "p95": _r(pct(lat, 95)),
             "p99": _r(pct(lat, 99)),
             "max": _r(lat[-1] if lat else None),
+            "answer_p50": _r(pct(sorted(phase.answers), 50)),
+            "answer_p99": _r(pct(sorted(phase.answers), 99)),
         }
 
     async def close(self) -> None:
