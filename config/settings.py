@@ -214,6 +214,9 @@ NINJA_PAGINATION_MAX_LIMIT = 100
 REDIS_URL = os.environ.get("REDIS_URL", "")
 GRIP_URL = os.environ.get("GRIP_URL", "")
 GRIP_KEY = os.environ.get("GRIP_KEY", "")
+# Pushpin's ZeroMQ PULL socket (its `push_in_spec`, e.g. tcp://pushpin:5560): publishes
+# go there instead of over HTTP to GRIP_URL (messaging.realtime.grip_publish).
+GRIP_PUSH_SPEC = os.environ.get("GRIP_PUSH_SPEC", "")
 # Seconds any Redis call may take (connecting, or waiting for an answer): a stalled
 # Redis then costs a request this long and an answer 503, never a hung request.
 REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 2.0)
@@ -337,6 +340,10 @@ if GRIP_URL:
         GRIP_URL = f"{GRIP_URL}{_sep}{urlencode({'key': _grip_key})}"
     elif not DEBUG:
         raise ImproperlyConfigured("GRIP_URL is set: set GRIP_KEY to Pushpin's sig_key too.")
+if GRIP_PUSH_SPEC and (not GRIP_URL or not GRIP_PUSH_SPEC.startswith(("tcp://", "ipc://"))):
+    raise ImproperlyConfigured(
+        "GRIP_PUSH_SPEC is Pushpin's push_in_spec (tcp://host:port or ipc://path), with GRIP_URL."
+    )
 
 SESSION_COOKIE_SECURE = AUTH_COOKIE_SECURE
 CSRF_COOKIE_SECURE = AUTH_COOKIE_SECURE

@@ -167,8 +167,12 @@ class Cluster:
             env.setdefault("GRIP_KEY", keep_secret(self.state, "grip_key"))
             control_port = free_port()
             env["GRIP_URL"] = f"http://127.0.0.1:{control_port}"
+            # ZeroMQ ipc:// names must fit a unix socket path (~100 bytes): a short folder.
+            self._rundir = Path(f"/tmp/stayhub-pushpin-{os.getpid()}-{self.port}")
+            env["GRIP_PUSH_SPEC"] = f"ipc://{self._rundir}/push-in"
         else:
             env.pop("GRIP_URL", None)
+            env.pop("GRIP_PUSH_SPEC", None)
         self.app_env = env
         log("migrate")
         subprocess.run(
@@ -309,10 +313,8 @@ class Cluster:
             raise RuntimeError("pushpin is not installed (apt-get install pushpin)")
         folder = self.state / "pushpin"
         folder.mkdir(parents=True, exist_ok=True)
-        # ZeroMQ ipc:// names must fit a unix socket path (~100 bytes): a short run folder.
-        rundir = Path(f"/tmp/stayhub-pushpin-{os.getpid()}-{self.port}")
+        rundir = self._rundir
         (rundir / "log").mkdir(parents=True, exist_ok=True)
-        self._rundir = rundir
         values = {
             "rundir": str(rundir),
             "http_addr": f"{self.host}:{self.port}",
@@ -325,7 +327,7 @@ class Cluster:
             "sig_key": env["GRIP_KEY"],
             "control_host": "127.0.0.1",
             "control_port": str(control_port),
-            "message_rate": env.get("PUSHPIN_MESSAGE_RATE", "10000"),
+            "message_rate": env.get("PUSHPIN_MESSAGE_RATE", "-1"),
             "targets": f"127.0.0.1:{self.app_port}",
         }
         for name in ("pushpin.conf", "routes"):

@@ -68,7 +68,6 @@ from django_eventstream.eventstream import EventPermissionError
 from django_eventstream.storage import EventDoesNotExist
 from django_eventstream.utils import add_default_headers, get_storage, make_id, sse_encode_event
 from django_eventstream.views import events
-from django_grip import publish
 from gripcontrol import Channel, HttpStreamFormat
 from ninja import Router
 
@@ -79,6 +78,7 @@ from core.schemas import error_responses
 from core.selectors import users_token_state
 from core.tokens import decode, generation, user_for_claims
 from messaging.realtime.channels import ChannelManager, stream_channels
+from messaging.realtime.grip_publish import publish
 from messaging.realtime.live import UNAUTHORIZED as UNAUTHORIZED_EVENT
 from messaging.realtime.replay import read_stored
 from messaging.realtime.request import conversation_from_path, last_event_ids
@@ -264,7 +264,7 @@ def recover(request: HttpRequest) -> HttpResponse:
 def publish_events(stored: Iterable[Event]) -> None:
     """Hand stored events to Pushpin, each chained to the one before it in its channel.
 
-    The publishes go out from django-grip's publisher thread, in call order, batched.
+    In call order, through `messaging.realtime.grip_publish` (ZeroMQ or HTTP).
     """
     for event in stored:
         publish(

@@ -115,3 +115,27 @@ def test_https_only_behind_a_trusted_proxy_sends_hsts_and_secure_cookies(
         f"{server.url}/api/properties", headers={"X-Forwarded-Proto": "http"}, timeout=TIMEOUT
     )
     assert r.status_code == 301
+
+
+@pytest.mark.parametrize(
+    ("grip", "message"),
+    [
+        ({"GRIP_PUSH_SPEC": "tcp://127.0.0.1:5560"}, "with GRIP_URL"),
+        (
+            {"GRIP_URL": "http://127.0.0.1:5561", "GRIP_KEY": "k" * 32, "GRIP_PUSH_SPEC": "5560"},
+            "tcp://host:port or ipc://path",
+        ),
+    ],
+)
+def test_a_pushpin_socket_without_pushpin_or_without_a_scheme_is_refused(
+    grip: dict[str, str], message: str
+) -> None:
+    result = manage("check", **PRODUCTION, **grip)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_a_pushpin_socket_with_pushpin_is_accepted() -> None:
+    grip = {"GRIP_URL": "http://127.0.0.1:5561", "GRIP_KEY": "k" * 32}
+    result = manage("check", **PRODUCTION, **grip, GRIP_PUSH_SPEC="tcp://127.0.0.1:5560")
+    assert result.returncode == 0, result.stderr

@@ -90,6 +90,8 @@ updates_check=off
 zurl_out_specs=ipc://{run}/stayhub-test-zurl-in
 zurl_out_stream_specs=ipc://{run}/stayhub-test-zurl-in-stream
 zurl_in_specs=ipc://{run}/stayhub-test-zurl-out
+stats_spec=
+handler_inspect_spec=
 
 [handler]
 push_in_spec=ipc://{run}/push-in
@@ -97,11 +99,11 @@ push_in_sub_specs=ipc://{run}/push-in-sub
 push_in_sub_connect=false
 push_in_http_addr=127.0.0.1
 push_in_http_port={control_port}
-push_in_http_max_headers_size=10000
-push_in_http_max_body_size=1000000
-stats_spec=ipc://{run}/stats
+push_in_max_headers_size=10000
+push_in_max_body_size=1000000
+stats_spec=
+proxy_stats_spec=
 command_spec=ipc://{run}/command
-message_rate=2500
 message_hwm=25000
 message_wait=5000
 id_cache_ttl=60
@@ -123,7 +125,17 @@ class Pushpin:
     folder: Path
     rundir: Path
 
+    @property
+    def push_spec(self) -> str:
+        """Its ZeroMQ PULL socket, for GRIP_PUSH_SPEC."""
+        return f"ipc://{self.rundir}/push-in"
+
     def stop(self) -> None:
+        self.kill()
+        shutil.rmtree(self.rundir, ignore_errors=True)
+
+    def kill(self) -> None:
+        """Stop the processes, keeping the configuration and run folder for `restart`."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -131,7 +143,11 @@ class Pushpin:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-        shutil.rmtree(self.rundir, ignore_errors=True)
+
+    def restart(self) -> None:
+        """Start it again on the same ports and sockets (after `kill`)."""
+        self.proc = _spawn_pushpin(self.folder)
+        _wait_listening(self)
 
 
 def start_pushpin(folder: Path, upstream_port: int, sig_key: str = "changeme") -> Pushpin:
@@ -157,28 +173,38 @@ def start_pushpin(folder: Path, upstream_port: int, sig_key: str = "changeme") -
             sig_key=sig_key,
         )
     )
+    proxy = Pushpin(
+        url=f"http://127.0.0.1:{http_port}",
+        control_url=f"http://127.0.0.1:{control_port}",
+        proc=_spawn_pushpin(folder),
+        folder=folder,
+        rundir=run,
+    )
+    _wait_listening(proxy)
+    return proxy
+
+
+def _spawn_pushpin(folder: Path) -> subprocess.Popen:
     log = open(folder / "pushpin.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        ["pushpin", "--config", str(conf), "--merge-output"],
+    return subprocess.Popen(
+        ["pushpin", "--config", str(folder / "pushpin.conf"), "--merge-output"],
         cwd=folder,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def _wait_listening(proxy: Pushpin) -> None:
     deadline = time.monotonic() + 20
+    ports = [int(url.rsplit(":", 1)[1]) for url in (proxy.url, proxy.control_url)]
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"pushpin exited early; see {folder / 'pushpin.log'}")
-        if _port_open("127.0.0.1", http_port) and _port_open("127.0.0.1", control_port):
-            return Pushpin(
-                url=f"http://127.0.0.1:{http_port}",
-                control_url=f"http://127.0.0.1:{control_port}",
-                proc=proc,
-                folder=folder,
-                rundir=run,
-            )
+        if proxy.proc.poll() is not None:
+            raise RuntimeError(f"pushpin exited early; see {proxy.folder / 'pushpin.log'}")
+        if all(_port_open("127.0.0.1", port) for port in ports):
+            return
         time.sleep(0.1)
-    raise RuntimeError(f"pushpin did not listen within 20 s; see {folder / 'pushpin.log'}")
+    raise RuntimeError(f"pushpin did not listen within 20 s; see {proxy.folder / 'pushpin.log'}")
 
 
 @pytest.fixture
