@@ -52,6 +52,16 @@ def log(text: str) -> None:
     print(f"[cluster] {text}", flush=True)
 
 
+def write_pushpin_config(folder: Path, values: dict[str, str]) -> Path:
+    """Pushpin's config and routes, from `deploy/pushpin/*.template` with `values` (each
+    `$name` there), written into `folder`; returns the config's path. The tests' Pushpin
+    is configured by the same templates."""
+    for name in ("pushpin.conf", "routes"):
+        text = (TEMPLATES / f"{name}.template").read_text()
+        (folder / name).write_text(string.Template(text).substitute(values))
+    return folder / "pushpin.conf"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -330,12 +340,8 @@ class Cluster:
             "message_rate": env.get("PUSHPIN_MESSAGE_RATE", "-1"),
             "targets": f"127.0.0.1:{self.app_port}",
         }
-        for name in ("pushpin.conf", "routes"):
-            text = (TEMPLATES / f"{name}.template").read_text()
-            (folder / name).write_text(string.Template(text).substitute(values))
-        child = self._spawn(
-            "pushpin", [binary, "--config", str(folder / "pushpin.conf"), "--merge-output"], env
-        )
+        config = write_pushpin_config(folder, values)
+        child = self._spawn("pushpin", [binary, "--config", str(config), "--merge-output"], env)
         wait_port(self.host, self.port, "pushpin", child.proc, 30)
         wait_port("127.0.0.1", control_port, "pushpin (control)", child.proc, 30)
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from deploy.cluster import write_pushpin_config
+
 REQUIRE_SERVICES = os.environ.get("STAYHUB_REQUIRE_SERVICES") == "1"
 REDIS_URL = os.environ.get("STAYHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -57,62 +59,6 @@ def redis_url() -> str:
     except Exception as exc:
         unavailable("Redis", f"{REDIS_URL}: {exc}")
     return REDIS_URL
-
-
-PUSHPIN_CONF = """\
-[global]
-include={{libdir}}/internal.conf
-rundir={run}
-ipc_prefix=stayhub-test-
-port_offset=0
-stats_connection_ttl=120
-
-[runner]
-services=condure,zurl,pushpin-proxy,pushpin-handler
-http_port=127.0.0.1:{http_port}
-logdir={run}/log
-log_level=2
-client_buffer_size=8192
-client_maxconn=50000
-condure_bin=condure
-zurl_bin=zurl
-
-[proxy]
-routesfile={routes}
-debug=false
-auto_cross_origin=false
-accept_x_forwarded_protocol=false
-set_x_forwarded_protocol=proto-only
-sig_iss=pushpin
-sig_key={sig_key}
-upstream_key=
-updates_check=off
-zurl_out_specs=ipc://{run}/stayhub-test-zurl-in
-zurl_out_stream_specs=ipc://{run}/stayhub-test-zurl-in-stream
-zurl_in_specs=ipc://{run}/stayhub-test-zurl-out
-stats_spec=
-handler_inspect_spec=
-
-[handler]
-push_in_spec=ipc://{run}/push-in
-push_in_sub_specs=ipc://{run}/push-in-sub
-push_in_sub_connect=false
-push_in_http_addr=127.0.0.1
-push_in_http_port={control_port}
-push_in_max_headers_size=10000
-push_in_max_body_size=1000000
-stats_spec=
-proxy_stats_spec=
-command_spec=ipc://{run}/command
-message_hwm=25000
-message_wait=5000
-id_cache_ttl=60
-connection_subscription_max=20
-subscription_linger=60
-stats_subscription_ttl=60
-stats_report_interval=10
-stats_format=tnetstring
-"""
 
 
 @dataclass
@@ -160,18 +106,24 @@ def start_pushpin(folder: Path, upstream_port: int, sig_key: str = "changeme") -
     (run / "log").mkdir(parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "rundir.txt").write_text(str(run))
-    routes = folder / "routes"
-    routes.write_text(f"* 127.0.0.1:{upstream_port}\n")
     http_port, control_port = free_port(), free_port()
-    conf = folder / "pushpin.conf"
-    conf.write_text(
-        PUSHPIN_CONF.format(
-            run=run,
-            http_port=http_port,
-            control_port=control_port,
-            routes=routes,
-            sig_key=sig_key,
-        )
+    write_pushpin_config(
+        folder,
+        {
+            "rundir": str(run),
+            "http_addr": f"127.0.0.1:{http_port}",
+            "log_level": "2",
+            "maxconn": "50000",
+            "routesfile": str(folder / "routes"),
+            "accept_x_forwarded_protocol": "false",
+            "x_forwarded_for": "truncate:0,append",
+            "x_forwarded_for_trusted": "",
+            "sig_key": sig_key,
+            "control_host": "127.0.0.1",
+            "control_port": str(control_port),
+            "message_rate": "-1",
+            "targets": f"127.0.0.1:{upstream_port}",
+        },
     )
     proxy = Pushpin(
         url=f"http://127.0.0.1:{http_port}",
