@@ -87,8 +87,8 @@ def wait_port(host: str, port: int, what: str, proc: subprocess.Popen, timeout: 
 
 def wait_healthy(url: str, what: str, proc: subprocess.Popen, timeout: float) -> None:
     """Until `url` answers 200. uvicorn's master listens before any worker has loaded
-    the app; a request in that window waits in the backlog, and Pushpin in front may
-    answer 502 meanwhile."""
+    the app (a request in that window waits in the backlog, and Pushpin in front may
+    answer 502 meanwhile); Pushpin listens before its own processes are connected."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -342,8 +342,11 @@ class Cluster:
         }
         config = write_pushpin_config(folder, values)
         child = self._spawn("pushpin", [binary, "--config", str(config), "--merge-output"], env)
-        wait_port(self.host, self.port, "pushpin", child.proc, 30)
         wait_port("127.0.0.1", control_port, "pushpin (control)", child.proc, 30)
+        # Its port opens before its processes are connected to each other: ready once a
+        # request goes through it to a worker.
+        probe = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        wait_healthy(f"http://{probe}:{self.port}/healthz", "pushpin", child.proc, 30)
 
     def _spawn(
         self,

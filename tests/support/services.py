@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.cluster import write_pushpin_config
+from deploy.cluster import wait_healthy, write_pushpin_config
 
 REQUIRE_SERVICES = os.environ.get("STAYHUB_REQUIRE_SERVICES") == "1"
 REDIS_URL = os.environ.get("STAYHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -91,9 +91,12 @@ class Pushpin:
                 self.proc.wait()
 
     def restart(self) -> None:
-        """Start it again on the same ports and sockets (after `kill`)."""
+        """Start it again on the same ports and sockets (after `kill`), and return once it
+        proxies to the app: its ports open before its processes are connected to each
+        other, and a request taken in that moment went unanswered (seen in CI)."""
         self.proc = _spawn_pushpin(self.folder)
         _wait_listening(self)
+        wait_healthy(f"{self.url}/healthz", "pushpin", self.proc, 30)
 
 
 def start_pushpin(folder: Path, upstream_port: int, sig_key: str = "changeme") -> Pushpin:
