@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.background import defer
+from core.management.commands.worker import GracefulWorker
 from tests.conftest import ROOT, server_env
 from tests.support.tasks import note_run
 
@@ -98,3 +99,26 @@ def test_a_job_deferred_in_a_rolled_back_transaction_never_runs(
         assert out.read_text().splitlines() == ["kept"]
     finally:
         stop(worker)
+
+
+def test_the_first_stop_signal_ends_the_loop_without_raising_where_it_lands() -> None:
+    """SIGTERM may land while a query is in flight: the worker's handler must not raise
+    there (django-tasks-db's raised SystemExit, and the poll's transaction then failed
+    to end: exit status 1, seen in CI). The loop ends after the current poll; a second
+    signal still stops at once."""
+    worker = GracefulWorker(
+        queue_names=["*"],
+        interval=1,
+        batch=False,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+    worker.shutdown(signal.SIGTERM, None)  # raises nothing
+    assert worker.running is False
+    with pytest.raises(SystemExit):
+        worker.shutdown(signal.SIGTERM, None)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
