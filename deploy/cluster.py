@@ -85,6 +85,12 @@ def wait_port(host: str, port: int, what: str, proc: subprocess.Popen, timeout: 
     raise RuntimeError(f"{what} did not listen on {host}:{port} within {timeout:.0f} s")
 
 
+def health_url(host: str, port: int) -> str:
+    """`/healthz` on a server bound to `host` (on loopback when it listens everywhere)."""
+    probe = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+    return f"http://{probe}:{port}/healthz"
+
+
 def wait_healthy(url: str, what: str, proc: subprocess.Popen, timeout: float) -> None:
     """Until `url` answers 200. uvicorn's master listens before any worker has loaded
     the app (a request in that window waits in the backlog, and Pushpin in front may
@@ -211,8 +217,7 @@ class Cluster:
             ],
             env,
         )
-        probe = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
-        wait_healthy(f"http://{probe}:{front}/healthz", "uvicorn", web.proc, 60)
+        wait_healthy(health_url(host, front), "uvicorn", web.proc, 60)
         log(f"{self.workers} web worker(s) on {host}:{front}")
         if self.background:
             self._spawn("worker", [self.python, "manage.py", "worker"], env)
@@ -345,8 +350,7 @@ class Cluster:
         wait_port("127.0.0.1", control_port, "pushpin (control)", child.proc, 30)
         # Its port opens before its processes are connected to each other: ready once a
         # request goes through it to a worker.
-        probe = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
-        wait_healthy(f"http://{probe}:{self.port}/healthz", "pushpin", child.proc, 30)
+        wait_healthy(health_url(self.host, self.port), "pushpin", child.proc, 30)
 
     def _spawn(
         self,

@@ -24,6 +24,7 @@ import zmq
 from django.conf import settings
 from django_grip import publish as http_publish
 from gripcontrol import HttpStreamFormat
+from pubcontrol import Item
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,6 @@ SEND_QUEUE = 10_000  # items kept for Pushpin while it is away (SNDHWM)
 _lock = threading.Lock()
 _socket: Any = None
 _socket_pid = 0
-_socket_spec = ""
 
 
 def publish(
@@ -47,11 +47,8 @@ def publish(
     if not spec:
         http_publish(channel, content, id=id, prev_id=prev_id)
         return
-    item: dict[str, Any] = {"channel": channel, "formats": {"http-stream": content.export()}}
-    if id is not None:
-        item["id"] = id
-    if prev_id is not None:
-        item["prev-id"] = prev_id
+    item = Item(content, id=id, prev_id=prev_id).export()  # as pubcontrol's own clients
+    item["channel"] = channel
     frame = b"J" + json.dumps(item, separators=(",", ":")).encode()
     with _lock:
         try:
@@ -61,14 +58,12 @@ def publish(
 
 
 def _push_socket(spec: str) -> Any:
-    """This process's PUSH socket (made on first use, again after a fork or a new spec)."""
-    global _socket, _socket_pid, _socket_spec
-    if _socket is None or _socket_pid != os.getpid() or _socket_spec != spec:
-        if _socket is not None and _socket_pid == os.getpid():
-            _socket.close()
+    """This process's PUSH socket, made on first use (again in a forked child)."""
+    global _socket, _socket_pid
+    if _socket is None or _socket_pid != os.getpid():
         sock = zmq.Context.instance().socket(zmq.PUSH)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, SEND_QUEUE)
         sock.connect(spec)
-        _socket, _socket_pid, _socket_spec = sock, os.getpid(), spec
+        _socket, _socket_pid = sock, os.getpid()
     return _socket

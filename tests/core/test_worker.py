@@ -106,16 +106,7 @@ def test_the_first_stop_signal_ends_the_loop_without_raising_where_it_lands() ->
     there (django-tasks-db's raised SystemExit, and the poll's transaction then failed
     to end: exit status 1, seen in CI). The loop ends after the current poll; a second
     signal still stops at once."""
-    worker = GracefulWorker(
-        queue_names=["*"],
-        interval=1,
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test-worker",
-        excluded_queue_names=[],
-    )
+    worker = GracefulWorker.for_every_queue(interval=1, batch=False)
     worker.shutdown(signal.SIGTERM, None)  # raises nothing
     assert worker.running is False
     with pytest.raises(SystemExit):

@@ -33,6 +33,20 @@ class GracefulWorker(db_worker.Worker):
     once, as the library's does.
     """
 
+    @classmethod
+    def for_every_queue(cls, *, interval: float, batch: bool) -> GracefulWorker:
+        """What `db_worker --queue-name '*'` would run, without its autoreloader."""
+        return cls(
+            queue_names=["*"],
+            interval=interval,
+            batch=batch,
+            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+            startup_delay=False,
+            max_tasks=None,
+            worker_id=get_random_string(32),
+            excluded_queue_names=[],
+        )
+
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         if not self.running:
             super().shutdown(signum, frame)
@@ -64,15 +78,6 @@ class Command(BaseCommand):
         db_worker.Command(stdout=self.stdout, stderr=self.stderr).configure_logging(
             options.get("verbosity", 1)
         )
-        worker = GracefulWorker(
-            queue_names=["*"],
-            interval=interval,
-            batch=batch,
-            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
-            startup_delay=False,
-            max_tasks=None,
-            worker_id=get_random_string(32),
-            excluded_queue_names=[],
-        )
+        worker = GracefulWorker.for_every_queue(interval=interval, batch=batch)
         worker.configure_signals()
         worker.run()
