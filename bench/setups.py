@@ -23,7 +23,8 @@ message is lost: the last rate that held is the set-up's capacity.
 
 Figures per phase: delivered/sent, lost, duplicates, latency p50/p99/max (POST to
 arrival on the other participant's stream), app CPU ms per message (all uvicorn
-processes, from /proc), the same for Pushpin and Redis, per-worker CPU, and KiB per
+processes, from /proc), the same for Pushpin, Redis, PostgreSQL and
+the background worker, per-worker CPU, and KiB per
 open stream (RSS of the app and Pushpin after opening minus before). The machine's
 load average is printed with each run: compare ratios within one run.
 
@@ -68,6 +69,16 @@ SETUPS: dict[str, dict[str, Any]] = {
 
 
 # ---------------------------------------------------------------- /proc
+
+
+# the cluster's process roles, and their keys in the figures
+ROLES = {
+    "web": "web",
+    "pushpin": "pushpin",
+    "redis": "redis",
+    "postgres": "postgres",
+    "worker": "tasks",
+}
 
 
 def tree(pid: int) -> list[int]:
@@ -126,9 +137,10 @@ class Sampler:
 
     def cpu(self) -> dict[str, float]:
         out = {}
-        for role in ("web", "pushpin", "redis"):
+        # the background worker ("worker" in the cluster) is "tasks": "worker<n>" are web
+        for role, key in ROLES.items():
             if role in self.roots:
-                out[role] = sum(cpu_s(p) for p in tree(self.roots[role]))
+                out[key] = sum(cpu_s(p) for p in tree(self.roots[role]))
         for i, pid in enumerate(self.workers()):
             out[f"worker{i}"] = cpu_s(pid)
         usage = resource.getrusage(resource.RUSAGE_SELF)  # the load generator
@@ -277,9 +289,8 @@ async def drive(args: argparse.Namespace, cluster: Cluster, convs: list[Conv]) -
 def line(r: dict) -> str:
     cpu = r["cpu_ms_per_msg"]
     workers = "/".join(f"{cpu[k]:.1f}" for k in sorted(cpu) if k.startswith("worker"))
-    extra = "".join(
-        f" {k} {cpu[k]:.2f}" for k in ("pushpin", "redis", "loadgen", "machine") if k in cpu
-    )
+    keys = (*list(ROLES.values())[1:], "loadgen", "machine")
+    extra = "".join(f" {k} {cpu[k]:.2f}" for k in keys if k in cpu)
     parts = [f"{k[3:]} {cpu[k]:.2f}" for k in sorted(cpu) if k.startswith("pp-")]
     if parts:
         extra += f" ({', '.join(parts)})"

@@ -39,6 +39,15 @@ def _log_lines(server) -> list[str]:
     return Path(server.log_path).read_text(errors="replace").splitlines()
 
 
+def _wait_for_line(server, request_id: str) -> None:
+    """Until the line of the request with this id is in the log: lines are written by
+    a thread of their own (core.server.log_writer), after the answer has gone."""
+    deadline = time.monotonic() + 10
+    while request_id not in "".join(_log_lines(server)):
+        assert time.monotonic() < deadline, f"no log line for {request_id}"
+        time.sleep(0.05)
+
+
 def _access_lines(server) -> list[dict]:
     out = []
     for line in _log_lines(server):
@@ -128,7 +137,8 @@ def test_one_log_line_per_request_with_the_same_id_and_no_secret(live_server):
             f"/api/chat/{uuid.uuid4()}",
             headers={"Authorization": f"Bearer {tokens['access']}", "X-Request-ID": "missing-1"},
         )
-        client.get(f"/unsubscribe/{tokens['access']}")
+        client.get(f"/unsubscribe/{tokens['access']}", headers={"X-Request-ID": "last-1"})
+    _wait_for_line(live_server, "last-1")
     secrets = [
         PASSWORD,
         "Wr0ng-but-secret-pw",
@@ -265,7 +275,9 @@ def test_no_log_line_while_streams_open_one_per_stream_when_it_ends(live_server)
     from core.tokens import issue_pair
 
     headers = {"Authorization": f"Bearer {issue_pair(user).access}"}
-    assert _get(f"{live_server.url}/healthz").status_code == 200
+    marker = _get(f"{live_server.url}/healthz")
+    assert marker.status_code == 200
+    _wait_for_line(live_server, marker.headers["X-Request-ID"])
     before = len(_log_lines(live_server))
     paths = [f"/api/chat/{conversation.pk}/events", "/api/chat/events"] * 2
     with httpx.Client(base_url=live_server.url, timeout=TIMEOUT) as client:

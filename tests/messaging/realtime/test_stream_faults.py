@@ -211,7 +211,10 @@ def test_a_redis_outage_ends_streams_answers_503_and_live_delivery_comes_back(
         assert got[-1].data == live
         resumed.no_message(within=0.3)
 
-    for server in workers:
+    for server in workers:  # log lines are written by a thread: they may trail
+        deadline = time.monotonic() + 10
+        while "Redis fan-out reconnected" not in logs(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
         text = logs(server)
         assert "Redis fan-out lost" in text, text[-2000:]
         assert "Redis fan-out reconnected" in text, text[-2000:]
