@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """`make cluster`: the set-up meant for growth, on one machine, in one command.
 
-Starts, in this order, and stops together (Ctrl-C, SIGTERM, or any of them dying):
+Starts, in this order, and stops together (Ctrl-C, SIGTERM); a process that dies is
+started again, as a process manager would (everything stops if one dies 5 times
+within a minute):
 
 1. PostgreSQL: `DATABASE_URL` when set; else a private server in the state folder
    (`initdb` on first use) when the machine has PostgreSQL's binaries; else SQLite.
@@ -46,6 +48,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "pushpin"
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+# A process that dies is started again, unless it died this often within the window.
+RESTARTS = 5
+RESTART_WINDOW = 60
 
 
 def log(text: str) -> None:
@@ -112,6 +118,23 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def become_subreaper() -> None:
+    """Linux: what a dead child leaves running (Pushpin puts each of its processes in a
+    group of its own) is re-parented to this process instead of init, so it can be
+    found and ended before the child starts again (it would hold the child's port)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def own_children() -> set[int]:
+    out: set[int] = set()
+    with contextlib.suppress(OSError):
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children") as fh:
+                out.update(int(c) for c in fh.read().split())
+    return out
+
+
 def find_binary(name: str) -> str | None:
     """On PATH, else in Debian's versioned PostgreSQL folders."""
     found = shutil.which(name)
@@ -134,9 +157,15 @@ def keep_secret(folder: Path, name: str) -> str:
 
 @dataclass
 class Child:
+    """A process of the set-up, and how to start it again."""
+
     name: str
     proc: subprocess.Popen
+    argv: list[str]
+    env: dict[str, str]
+    user: pwd.struct_passwd | None = None
     stop_signal: int = signal.SIGTERM
+    starts: list[float] = field(default_factory=list)  # monotonic times of restarts
 
 
 @dataclass
@@ -162,6 +191,7 @@ class Cluster:
     def start(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
         raise_open_files()
+        become_subreaper()
         try:
             self._start()
         except BaseException:
@@ -180,6 +210,9 @@ class Cluster:
             env.pop("REDIS_URL", None)
         self.app_port = self.app_port or free_port()
         if self.pushpin:
+            # Pushpin, on this machine, is the workers' only peer: it names the client
+            # (`x_forwarded_for`), so that the login rate limit counts per client.
+            env.setdefault("TRUSTED_PROXIES", "127.0.0.1")
             env.setdefault("GRIP_KEY", keep_secret(self.state, "grip_key"))
             control_port = free_port()
             env["GRIP_URL"] = f"http://127.0.0.1:{control_port}"
@@ -210,6 +243,7 @@ class Cluster:
                 "--workers",
                 str(self.workers),
                 "--no-access-log",
+                "--no-proxy-headers",  # core.server.edge reads them, by TRUSTED_PROXIES
                 "--backlog",
                 "4096",
                 "--timeout-graceful-shutdown",
@@ -360,10 +394,17 @@ class Cluster:
         user: pwd.struct_passwd | None = None,
         stop_signal: int = signal.SIGTERM,
     ) -> Child:
+        child = Child(name, self._popen(name, argv, env, user), argv, env, user, stop_signal)
+        self.children.append(child)
+        return child
+
+    def _popen(
+        self, name: str, argv: list[str], env: dict[str, str], user: pwd.struct_passwd | None
+    ) -> subprocess.Popen:
         out = None
         if self.quiet:
             out = open(self.state / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             argv,
             cwd=ROOT,
             env=env,
@@ -374,9 +415,32 @@ class Cluster:
             user=user.pw_uid if user else None,
             group=user.pw_gid if user else None,
         )
-        child = Child(name, proc, stop_signal)
-        self.children.append(child)
-        return child
+
+    def _end_orphans(self) -> None:
+        """Kill and reap the processes left to this one by children that died."""
+        ours = {c.proc.pid for c in self.children}
+        for pid in own_children() - ours:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+    def _restart(self, child: Child) -> bool:
+        """Start a child that died again, as a process manager would; False when it
+        died `RESTARTS` times within `RESTART_WINDOW` seconds (it will not stay up)."""
+        now = time.monotonic()
+        child.starts = [t for t in child.starts if now - t < RESTART_WINDOW]
+        if len(child.starts) >= RESTARTS:
+            return False
+        # What the dead process started (PostgreSQL's backends, Pushpin's processes,
+        # uvicorn's workers) goes with it, so that its ports and files are free again.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.proc.pid, signal.SIGKILL)
+        self._end_orphans()
+        time.sleep(0.5 * (len(child.starts) + 1))
+        child.starts.append(now)
+        child.proc = self._popen(child.name, child.argv, child.env, child.user)
+        return True
 
     # ------------------------------------------------------------ run and stop
 
@@ -396,9 +460,15 @@ class Cluster:
         while stop["signal"] is None:
             dead = next((c for c in self.children if c.proc.poll() is not None), None)
             if dead is not None:
-                log(f"{dead.name} exited (status {dead.proc.returncode}): stopping everything")
-                status = 1
-                break
+                code = dead.proc.returncode
+                if not self._restart(dead):
+                    log(
+                        f"{dead.name} exited (status {code}) {RESTARTS} times within"
+                        f" {RESTART_WINDOW} s: stopping everything"
+                    )
+                    status = 1
+                    break
+                log(f"{dead.name} exited (status {code}): started again")
             time.sleep(0.2)
         self.stop()
         return status
@@ -420,6 +490,7 @@ class Cluster:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(child.proc.pid, signal.SIGKILL)
         self.children.clear()
+        self._end_orphans()
         rundir = getattr(self, "_rundir", None)
         if rundir is not None:
             shutil.rmtree(rundir, ignore_errors=True)
