@@ -96,10 +96,12 @@ def tree(pid: int) -> list[int]:
 
 
 def cpu_s(pid: int) -> float:
+    """CPU seconds of the process and of its children that have exited (PostgreSQL's
+    backends come and go), so that a tree's sum never goes down."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return sum(int(f) for f in fields[11:15]) / CLK_TCK
     except OSError:
         return 0.0
 
