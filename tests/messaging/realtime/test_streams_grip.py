@@ -143,10 +143,12 @@ def test_sending_goes_on_while_pushpin_is_down_and_reaches_it_once_it_is_back(
     proxied.pushpin.restart()
 
     # Pushpin proxies before its handler takes holds: a stream opened in that moment is
-    # answered 500 by Pushpin (seen in CI), and a client tries again.
+    # answered 500 by Pushpin once its proxy gives up handing it over, 8 s later (its
+    # inspect timeout, seen in CI), and a client tries again.
     headers = {**ann.auth, "Last-Event-ID": f"conversation-{chat}:1"}
-    deadline = time.monotonic() + 10
-    while (stream := streams.open(conversation_url(proxied, chat), headers)).status != 200:
+    url = conversation_url(proxied, chat)
+    deadline = time.monotonic() + 40
+    while (stream := streams.open(url, headers, timeout=20.0)).status != 200:
         assert stream.status == 500 and time.monotonic() < deadline, stream.status
         streams.close(stream)
         time.sleep(0.2)
