@@ -15,7 +15,8 @@ no traceback, exit status 0.
   failure ("Interrupt", status 130) even when the server stopped cleanly. The terminal
   goes back to its previous foreground group on the way out.
 - The worker runs in a process group of its own, so that Ctrl-C does not interrupt it
-  mid-job: it is sent SIGTERM once the server has stopped, and waited for.
+  mid-job: it is sent SIGTERM once the server has stopped, and waited for. If it dies
+  while the server runs, it is started again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -34,6 +37,8 @@ import uvicorn
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORKER_STOP_TIMEOUT = 10
+WORKER_CHECK_INTERVAL = 1.0
+WORKER_RESTARTS = 5  # within a minute; then it is left stopped
 
 
 @contextlib.contextmanager
@@ -78,6 +83,37 @@ def stop_worker(worker: subprocess.Popen | None) -> None:
         worker.wait()
 
 
+class KeptWorker:
+    """The background worker, started again if it dies while the server runs: its jobs
+    wait in the database meanwhile (emails, expiry), none is lost, but none runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.proc = start_worker()
+        threading.Thread(target=self._watch, name="worker-keeper", daemon=True).start()
+
+    def _watch(self) -> None:
+        starts: list[float] = []
+        while not self._stopping.wait(WORKER_CHECK_INTERVAL):
+            with self._lock:
+                if self._stopping.is_set() or self.proc is None or self.proc.poll() is None:
+                    continue
+                code, now = self.proc.returncode, time.monotonic()
+                starts = [t for t in starts if now - t < 60]
+                if len(starts) >= WORKER_RESTARTS:  # it will not stay up: say so, once
+                    print(f"the background worker keeps ending (status {code})", file=sys.stderr)
+                    return
+                starts.append(now)
+                self.proc = start_worker()
+            print(f"the background worker ended (status {code}): started again", file=sys.stderr)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            stop_worker(self.proc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.server.run", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -103,11 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = uvicorn.Server(config)
     with terminal_foreground():
-        worker = None if args.no_worker else start_worker()
+        worker = None if args.no_worker else KeptWorker()
         try:
             server.run()
         finally:
-            stop_worker(worker)
+            if worker is not None:
+                worker.stop()
     if stopped:
         return 0
     return 0 if server.started else 1

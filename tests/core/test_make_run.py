@@ -12,6 +12,7 @@ import fcntl
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -23,6 +24,7 @@ import pytest
 
 from core.tokens import issue_pair
 from tests.conftest import free_port, make_user, server_env
+from tests.support.processes import alive, command_line, descendants
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -46,6 +48,10 @@ def _read(fd: int, into: bytearray, seconds: float) -> None:
             if not chunk:
                 return
             into += chunk
+
+
+def background_workers(pid: int) -> list[int]:
+    return [p for p in descendants(pid) if "manage.py worker" in command_line(p)]
 
 
 def test_ctrl_c_stops_make_serve_quietly_with_status_0(tmp_path: Path) -> None:
@@ -83,6 +89,14 @@ def test_ctrl_c_stops_make_serve_quietly_with_status_0(tmp_path: Path) -> None:
         else:
             pytest.fail(f"make serve did not start: {output.decode(errors='replace')}")
 
+        # The background worker, killed, is started again while the server runs.
+        [worker] = background_workers(make.pid)
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while background_workers(make.pid) in ([], [worker]):
+            assert time.monotonic() < deadline, "the background worker was not started again"
+            _read(master, output, 0.2)
+
         missing = httpx.get(f"{base}/no-such-page", timeout=30)
         assert missing.status_code == 404
         assert "Find a stay" in missing.text
@@ -101,6 +115,7 @@ def test_ctrl_c_stops_make_serve_quietly_with_status_0(tmp_path: Path) -> None:
             assert page.get(f"{base}/").status_code == 200
             assert stream.status_code == 200
             next(stream.iter_bytes())  # the stream is open and has started
+            started = descendants(make.pid)
             os.write(master, b"\x03")  # Ctrl-C, typed into the terminal
             make.wait(timeout=30)
         _read(master, output, 1)
@@ -111,6 +126,8 @@ def test_ctrl_c_stops_make_serve_quietly_with_status_0(tmp_path: Path) -> None:
         os.close(master)
     text = output.decode(errors="replace")
     assert make.returncode == 0, text
+    assert "started again" in text, text
+    assert not any(alive(p) for p in started), "left running after Ctrl-C"
     assert "Traceback" not in text, text
     assert "CancelledError" not in text, text
     assert "Interrupt" not in text and "Error" not in text, text
