@@ -1,6 +1,8 @@
 """`make cluster` for real: PostgreSQL, Redis, two workers, the background worker and
-Pushpin start from one command, a message goes through Pushpin, and SIGTERM to `make`
-stops every one of them, a worker that hangs included.
+Pushpin start from one command, a message goes through Pushpin, the login rate limit
+counts per client behind it, and SIGTERM to `make` stops every one of them, a worker
+that hangs included. Each process killed under traffic is started again, and no
+message answered 201 is lost.
 
 The cluster's own PostgreSQL and Redis are started (DATABASE_URL and REDIS_URL are
 taken out of its environment), as on a machine where nothing else runs.
