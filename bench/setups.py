@@ -55,7 +55,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "deploy"), str(Path(__file__).resolve().parent)]
 
-from cluster import Cluster, free_port  # noqa: E402
+from cluster import Cluster, descendants, free_port  # noqa: E402
 from sse_load import Conv, Load  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -82,17 +82,7 @@ ROLES = {
 
 
 def tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    todo.extend(int(c) for c in fh.read().split())
-        except OSError:
-            pass
-    return out
+    return [pid, *descendants(pid)]
 
 
 def cpu_s(pid: int) -> float:

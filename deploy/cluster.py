@@ -126,12 +126,23 @@ def become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def own_children() -> set[int]:
+def children(pid: int | str) -> set[int]:
+    """Linux: the processes `pid` ("self" for this one) started and that still run."""
     out: set[int] = set()
     with contextlib.suppress(OSError):
-        for task in os.listdir("/proc/self/task"):
-            with open(f"/proc/self/task/{task}/children") as fh:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
                 out.update(int(c) for c in fh.read().split())
+    return out
+
+
+def descendants(pid: int) -> set[int]:
+    """Everything below `pid`: its children, theirs, and so on."""
+    out, todo = set(), [pid]
+    while todo:
+        kids = children(todo.pop())
+        out.update(kids)
+        todo.extend(kids)
     return out
 
 
@@ -419,7 +430,7 @@ class Cluster:
     def _end_orphans(self) -> None:
         """Kill and reap the processes left to this one by children that died."""
         ours = {c.proc.pid for c in self.children}
-        for pid in own_children() - ours:
+        for pid in children("self") - ours:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import os
+from deploy.cluster import descendants
 
-
-def descendants(pid: int) -> set[int]:
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    kids = [int(c) for c in fh.read().split()]
-                out.update(kids)
-                todo.extend(kids)
-        except OSError:
-            pass
-    return out
+__all__ = ["alive", "command_line", "descendants"]
 
 
 def alive(pid: int) -> bool:
