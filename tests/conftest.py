@@ -251,3 +251,15 @@ def _live_server_helper() -> None:
     That helper assumes any fixture called `live_server` is pytest-django's own
     (threaded, in-process) server and crashes on ours, the uvicorn subprocess above.
     """
+
+
+@pytest.fixture(autouse=True)
+def _request_threads_retired() -> Iterator[None]:
+    """In-process servers share the process's request threads (`core.server.threads`):
+    after each test the idle ones close their database connections and end, as at a
+    server's shutdown, so that none outlives the test's database."""
+    yield
+    from core.server.threads import request_threads
+
+    for closed in request_threads.retire_idle():
+        closed.result(10)

@@ -9,72 +9,33 @@ request creation, the middleware, signals, streaming responses) and changes thre
 - one `sync_to_async` hop per request runs `request_started`, the chain, the view and,
   for a body already in memory, `close()`; a streaming response is closed after it was
   sent, in a second hop, as Django does;
-- that hop runs on a thread taken from a small pool of single-thread executors
-  (asgiref's `ThreadSensitiveContext(executor=...)`): a request still has a thread of
-  its own while it runs, and the thread's database connection survives between
-  requests as `CONN_MAX_AGE` allows. The thread goes back to the pool once the view
-  has answered: a body in memory is sent without it, so a client slow to read (Pushpin
-  taking a thousand holds at once) keeps no thread and no connection; a streaming
-  response keeps its thread until it is closed.
+- that hop runs on one of the server's request threads (`core.server.threads`), whose
+  database connection survives between requests as `CONN_MAX_AGE` allows. The view's
+  slot is given back once it has answered, and the thread too: a body in memory is
+  sent without it, so a client slow to read (Pushpin taking a thousand holds at once)
+  keeps no thread and no connection; a streaming response keeps its thread until it
+  is closed.
 
 When its last request in flight has been answered, it runs a due garbage collection
-(`core.server.gc_tuning`). An executor still busy when its request ends (cancelled at
-shutdown, say) is not reused: it finishes, closes its connections and exits.
+(`core.server.gc_tuning`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import django
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.conf import settings
+from asgiref.sync import sync_to_async
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.db import connections
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
 from core.server import gc_tuning
-
-# At most settings.REQUEST_THREADS requests run their middleware and view at once in
-# this process; the others wait on the event loop, holding no thread and no database
-# connection. Without a bound, a burst (Pushpin recovering a thousand held streams at
-# once) opened a thread and a database connection for each request, past PostgreSQL's
-# max_connections. As many idle threads are kept for reuse: with fewer, a busy worker
-# ended a thread (and closed its database connection) after most requests and opened
-# new ones for the next, connecting to PostgreSQL again each time.
-
-
-class RequestThread(ThreadPoolExecutor):
-    """One worker thread, and a count of the work handed to it and not yet done."""
-
-    def __init__(self) -> None:
-        super().__init__(max_workers=1, thread_name_prefix="django-request")
-        self.pending = 0
-        self._count_lock = threading.Lock()
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
-        with self._count_lock:
-            self.pending += 1
-        future = super().submit(fn, *args, **kwargs)
-        future.add_done_callback(self._done)
-        return future
-
-    def _done(self, _: Future) -> None:
-        with self._count_lock:
-            self.pending -= 1
-
-    def retire(self) -> Future:
-        """Finish what is queued, close this thread's connections, let the thread end."""
-        closed = self.submit(connections.close_all)
-        self.shutdown(wait=False)
-        return closed
+from core.server.threads import request_threads
 
 
 class OneThreadASGIHandler(ASGIHandler):
@@ -83,8 +44,6 @@ class OneThreadASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         base.BaseHandler.__init__(self)  # not ASGIHandler's: it loads the async chain
         self.load_middleware(is_async=False)
-        self._idle: list[RequestThread] = []  # touched on the event loop only
-        self._slots: asyncio.Semaphore | None = None  # made on the loop, at first use
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         with gc_tuning.answering():
@@ -96,40 +55,25 @@ class OneThreadASGIHandler(ASGIHandler):
         except RequestAborted:
             return
         set_script_prefix(get_script_prefix(scope))
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(settings.REQUEST_THREADS)
         try:
-            await self._slots.acquire()
-            thread = self._idle.pop() if self._idle else RequestThread()
-            try:
-                # Django's own ThreadSensitiveContext outside gives way to this one.
-                async with ThreadSensitiveContext(executor=thread):
+            slots = await request_threads.take_slot()
+            async with request_threads.thread():
+                try:
+                    response = await sync_to_async(self._respond, thread_sensitive=True)(
+                        scope, body_file
+                    )
+                finally:
+                    slots.release()
+                if response.streaming:  # iterated and closed on this thread
                     try:
-                        response = await sync_to_async(self._respond, thread_sensitive=True)(
-                            scope, body_file
-                        )
+                        await self._send_until_disconnect(response, send, receive)
                     finally:
-                        self._slots.release()
-                    if response.streaming:  # iterated and closed on this thread
-                        try:
-                            await self._send_until_disconnect(response, send, receive)
-                        finally:
-                            await sync_to_async(response.close, thread_sensitive=True)()
-                        return
-            finally:
-                self._give_back(thread)
+                        await sync_to_async(response.close, thread_sensitive=True)()
+                    return
             # Sent without its thread: a client slow to read holds no thread or connection.
             await self.send_response(response, send)
         finally:
             body_file.close()
-
-    def _give_back(self, thread: RequestThread) -> None:
-        if not thread._threads:  # never ran anything (the request ended first)
-            thread.shutdown(wait=False)
-        elif thread.pending or len(self._idle) >= settings.REQUEST_THREADS:
-            thread.retire()
-        else:
-            self._idle.append(thread)  # last in, first out: warm threads first
 
     async def _send_until_disconnect(
         self, response: HttpResponseBase, send: Any, receive: Any
@@ -166,14 +110,8 @@ class OneThreadASGIHandler(ASGIHandler):
         return response
 
     async def aclose(self) -> None:
-        """At server shutdown: close the idle threads' database connections, and wait.
-
-        A kept connection would otherwise outlive the server in this process (and
-        keep, say, a PostgreSQL test database from being dropped).
-        """
-        idle, self._idle = self._idle, []
-        closed = [asyncio.wrap_future(thread.retire()) for thread in idle]
-        await asyncio.gather(*closed, return_exceptions=True)
+        """At server shutdown: close the database connections of the idle request threads."""
+        await request_threads.aclose()
 
 
 async def _until_disconnect(receive: Any) -> None:

@@ -7,7 +7,6 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django_eventstream.eventrequest import EventRequest
 from django_eventstream.eventstream import EventPermissionError
@@ -15,7 +14,7 @@ from django_eventstream.utils import make_id, sse_encode_error, sse_encode_event
 from django_eventstream.views import Listener, get_listener_manager
 
 from messaging.realtime.channels import TYPING_EVENT, is_own_typing
-from messaging.realtime.replay import reread_page
+from messaging.realtime.replay import reads, reread_page
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -192,7 +191,7 @@ async def replay(send: Send, event_request: EventRequest, disconnected: asyncio.
     Answers whether anything was written."""
     more, wrote = True, False
     while more and not disconnected.done():
-        text, more = await sync_to_async(reread_page, thread_sensitive=False)(event_request)
+        text, more = await reads.run(reread_page, event_request)
         if text:
             await write_body(send, text)
             wrote = True

@@ -23,13 +23,12 @@ import itertools
 import logging
 from collections import Counter
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django_eventstream.views import Listener
 
 from messaging.realtime import redis_listener
 from messaging.realtime.live import RECONNECT_END, UNAUTHORIZED_END, Wakeup
-from messaging.realtime.replay import users_state
+from messaging.realtime.replay import reads, users_state
 
 logger = logging.getLogger(__name__)
 
@@ -125,9 +124,7 @@ async def check_users_once(listeners: list[StreamListener] | None = None) -> Non
     """
     checked = list(_open) if listeners is None else listeners
     try:
-        state = await sync_to_async(users_state, thread_sensitive=False)(
-            {listener.user_id for listener in checked}
-        )
+        state = await reads.run(users_state, {listener.user_id for listener in checked})
     except Exception:  # the database is down: the streams go on, checked next time
         logger.warning("could not re-check the open streams' users", exc_info=True)
         return

@@ -1,12 +1,17 @@
 """Storage reads of a stream: the opening job (who, may they, what they missed) and re-reads.
 
-Each runs in one short non-thread-sensitive `sync_to_async` job whose pool thread keeps
-no database connection, so an open stream holds no thread between reads.
+Each runs as one short job on one of the server's request threads
+(`core.server.threads`), as a request's view does: within the same bound, on a warm
+database connection kept as `CONN_MAX_AGE` allows. An open stream holds no thread and
+no connection between reads.
 """
 
 from __future__ import annotations
 
-from django.db import close_old_connections, connections
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import close_old_connections
 from django.http import HttpRequest
 from django_eventstream.eventrequest import EventRequest
 from django_eventstream.eventstream import EventPermissionError, get_events
@@ -15,7 +20,24 @@ from django_eventstream.utils import make_id, sse_encode_event
 from core.auth import user_from_request
 from core.errors import NotFound
 from core.selectors import users_token_state
+from core.server.threads import Lane, request_threads
 from messaging.selectors import CONVERSATION_NOT_FOUND
+
+# Streams' reads hold at most a quarter of the request threads: a crowd of streams
+# opening at once leaves the rest to sends and pages, and reuses warm threads and
+# connections instead of making new ones (bench/README.md, memory per stream).
+reads = Lane(request_threads, share=0.25)
+
+
+@contextmanager
+def _connection_checked() -> Iterator[None]:
+    """Around a job, what Django does around a request: connections past
+    `CONN_MAX_AGE`, or broken, are closed before and after."""
+    close_old_connections()
+    try:
+        yield
+    finally:
+        close_old_connections()
 
 
 def read_page(event_request: EventRequest) -> tuple[str, bool]:
@@ -61,30 +83,21 @@ def read_stored(event_request: EventRequest) -> str:
 
 def open_stream(request: HttpRequest, event_request: EventRequest) -> tuple[str, bool]:
     """The one database job before a stream starts: who, may they, and the first page missed."""
-    close_old_connections()
-    try:
+    with _connection_checked():
         event_request.user = user_from_request(request)
         try:
             return read_page(event_request)
         except EventPermissionError as exc:
             raise NotFound(CONVERSATION_NOT_FOUND) from exc
-    finally:
-        connections.close_all()  # whatever CONN_MAX_AGE says: pool threads keep none
 
 
 def reread_page(event_request: EventRequest) -> tuple[str, bool]:
-    """A later storage read (resume, gap, overflow), in a pool thread that keeps no connection."""
-    close_old_connections()
-    try:
+    """A later storage read (resume, gap, overflow)."""
+    with _connection_checked():
         return read_page(event_request)
-    finally:
-        connections.close_all()
 
 
 def users_state(user_ids: set[str]) -> dict[str, tuple[bool, int]]:
-    """`users_token_state` for open streams' users, in a pool thread that keeps no connection."""
-    close_old_connections()
-    try:
+    """`users_token_state` for open streams' users."""
+    with _connection_checked():
         return users_token_state(user_ids)
-    finally:
-        connections.close_all()

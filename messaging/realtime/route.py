@@ -2,9 +2,9 @@
 
 Why not a Django view: Django's ASGI handler gives each request a thread-sensitive
 context whose one-thread executor lives as long as the response, i.e. one OS thread per
-open stream. Here the database is touched in ONE short non-thread-sensitive job before
-the stream starts (user, membership, what was missed), and after that the stream lives
-on the event loop alone (`messaging.realtime.live`), until a gap makes it re-read storage.
+open stream. Here the database is touched in ONE short job on a request thread
+(`messaging.realtime.replay.reads`) before the stream starts (user, membership, what
+was missed), and after that the stream lives on the event loop alone (`messaging.realtime.live`), until a gap makes it re-read storage.
 
 Order of the opening steps, and why:
 1. The credential and its signature are checked on the loop: a bad token costs no
@@ -39,7 +39,6 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
@@ -59,7 +58,7 @@ from messaging.realtime import open_streams, redis_listener
 from messaging.realtime.channels import stream_channels
 from messaging.realtime.grip import CONVERSATION_STREAM, INBOX_STREAM
 from messaging.realtime.live import pump, replay, watch_disconnect, write_body
-from messaging.realtime.replay import open_stream
+from messaging.realtime.replay import open_stream, reads
 from messaging.realtime.request import conversation_from_path, last_event_ids
 
 Scope = MutableMapping[str, Any]
@@ -154,9 +153,7 @@ async def serve_stream(scope: Scope, receive: Receive, send: Send, segment: str 
             return
         with gc_tuning.answering():  # a request being answered until the stream is open
             try:
-                first, more = await sync_to_async(open_stream, thread_sensitive=False)(
-                    request, event_request
-                )
+                first, more = await reads.run(open_stream, request, event_request)
             except ServiceError as exc:
                 release()  # no listener left behind once the refusal is out
                 await send_error(send, exc.status_code, exc.detail)

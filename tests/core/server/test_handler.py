@@ -23,6 +23,7 @@ from django.urls import path
 
 from core.models import User
 from core.server.handler import OneThreadASGIHandler
+from core.server.threads import Lane, request_threads
 from tests.support.asgi import http_scope
 
 release = threading.Event()
@@ -160,7 +161,7 @@ def test_a_thread_still_busy_when_its_request_is_cancelled_is_retired_not_lent_o
         with pytest.raises(asyncio.CancelledError):
             await slow_app.future
         after = (await get(handler, "where"))["thread"]  # must not queue behind `slow`
-        idle = list(handler._idle)
+        idle = list(request_threads._idle)
         release.set()
         return after, idle
 
@@ -183,7 +184,7 @@ def test_at_most_request_threads_run_at_once_and_as_many_threads_are_kept(
         at_once = len(inside)
         release.set()
         answers = await pending
-        return [a["thread"] for a in answers], len(handler._idle), at_once
+        return [a["thread"] for a in answers], len(request_threads._idle), at_once
 
     threads, idle, at_once = asyncio.run(many())
     assert at_once == 3
@@ -327,3 +328,32 @@ def test_collect_when_idle_runs_the_generation_cpython_would(monkeypatch: Any) -
     finally:
         gc.enable()
         gc.set_threshold(*before)
+
+
+def test_a_lane_holds_at_most_its_share_and_leaves_the_rest_to_requests(
+    handler: OneThreadASGIHandler, settings: Any
+) -> None:
+    """Stream reads go through a lane (`messaging.realtime.replay.reads`): however many
+    wait, they hold at most their share of the request threads, and requests still run."""
+    settings.REQUEST_THREADS = 4
+    lane = Lane(request_threads, share=0.5)
+
+    def held() -> int:
+        inside.append(threading.get_ident())
+        assert release.wait(10), "never released"
+        return threading.get_ident()
+
+    async def crowd() -> tuple[int, int, list[int]]:
+        waiting = asyncio.gather(*(lane.run(held) for _ in range(6)))
+        while len(inside) < 2:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        at_once = len(inside)
+        answered = (await get(handler, "where"))["thread"]  # not queued behind the crowd
+        release.set()
+        return at_once, answered, await waiting
+
+    at_once, answered, ran_on = asyncio.run(crowd())
+    assert at_once == 2
+    assert answered not in ran_on
+    assert len(set(ran_on)) <= 2  # the crowd reused its two threads

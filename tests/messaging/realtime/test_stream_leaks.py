@@ -159,3 +159,44 @@ def test_a_grip_sig_signed_with_grip_key_is_answered_at_once_with_grip_instructi
     )
     assert answer.status_code == 200, answer.text[:300]
     assert answer.headers["grip-hold"] == "stream"
+
+
+def test_a_crowd_of_streams_opening_at_once_takes_a_quarter_of_the_request_threads(
+    live_server_factory: Any,
+) -> None:
+    """Streams read storage on the server's request threads, at most a quarter at once:
+    40 clients opening together start at most 2 threads (and, on PostgreSQL, open at
+    most 2 connections) with REQUEST_THREADS=8. Before, each opening took a thread of
+    the loop's own executor (up to 6 more threads) and connected to the database anew."""
+    server = live_server_factory(REQUEST_THREADS="8", **UNLIMITED)
+    assert server.proc is not None
+    ann, bob = person("Ann"), person("Bob")
+    chat = start_chat(server, ann, bob)
+    time.sleep(0.5)
+    threads_before, connections_before = threads(server.proc.pid), database_connections()
+    paths = [*(["/api/chat/events"] * (COUNT)), *([f"/api/chat/{chat}/events"] * COUNT)]
+
+    async def open_and_count() -> tuple[list[bytes], int, int | None]:
+        auth = f"Authorization: Bearer {bob.token}\r\n"
+
+        async def one(path: str) -> tuple[bytes, asyncio.StreamWriter]:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n".encode())
+            seen = b""
+            while b"stream-open" not in seen:
+                chunk = await asyncio.wait_for(reader.read(65536), 10)
+                assert chunk, seen[:300]
+                seen += chunk
+            return seen, writer
+
+        opened = await asyncio.gather(*(one(path) for path in paths))
+        counted = threads(server.proc.pid), await asyncio.to_thread(database_connections)
+        for _, writer in opened:
+            writer.close()
+        return [seen for seen, _ in opened], *counted
+
+    opened, threads_open, connections_open = asyncio.run(open_and_count())
+    assert all(b" 200 " in seen.split(b"\r\n", 1)[0] for seen in opened), opened[0][:300]
+    assert threads_open - threads_before <= 2, (threads_before, threads_open)
+    if connections_before is not None:
+        assert connections_open - connections_before <= 2, (connections_before, connections_open)
