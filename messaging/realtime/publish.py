@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from functools import partial
 from typing import Any
@@ -90,6 +91,10 @@ def _deliver(events: list[Event]) -> None:
     manager = get_listener_manager()
     for event in events:
         manager.add_to_queues(event.channel, event)
+    # The woken streams write on the event loop, which needs the interpreter lock this
+    # thread holds while it finishes the answer: handing it over now brings the event
+    # out ~0.3 ms (a sixth of a message's latency) sooner (bench/README.md).
+    os.sched_yield()
 
 
 def publish_read(

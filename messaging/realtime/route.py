@@ -4,7 +4,8 @@ Why not a Django view: Django's ASGI handler gives each request a thread-sensiti
 context whose one-thread executor lives as long as the response, i.e. one OS thread per
 open stream. Here the database is touched in ONE short job on a request thread
 (`messaging.realtime.replay.reads`) before the stream starts (user, membership, what
-was missed), and after that the stream lives on the event loop alone (`messaging.realtime.live`), until a gap makes it re-read storage.
+was missed), and after that the stream lives on the event loop alone
+(`messaging.realtime.live`), until a gap makes it re-read storage.
 
 Order of the opening steps, and why:
 1. The credential and its signature are checked on the loop: a bad token costs no
