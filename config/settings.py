@@ -118,7 +118,7 @@ TEMPLATES = [
     },
 ]
 
-# Connections are kept (per request thread, see core.server.handler) for DB_CONN_MAX_AGE
+# Connections are kept (per request thread, see core.server.threads) for DB_CONN_MAX_AGE
 # seconds: a new SQLite connection re-reads the schema and runs the PRAGMAs below, which
 # cost more than a message's whole write transaction. Health checks drop a broken one.
 DATABASES = {
@@ -149,8 +149,9 @@ if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
         "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5)
     )
 
-# Requests that run their view at once per worker process (core.server.handler); each
-# holds a thread and, while it runs, a database connection.
+# Requests that run their view at once per worker process (core.server.threads), stream
+# reads included (at most a quarter of them); each holds a thread and its database
+# connection.
 REQUEST_THREADS = env_int("REQUEST_THREADS", 16)
 
 AUTH_USER_MODEL = "core.User"

@@ -81,7 +81,7 @@ def settle(server: LiveServer, before: int, seconds: float = 5.0) -> int:
 
 
 def warm_up(server: LiveServer, token: str, paths: list[str]) -> None:
-    """Fill the pools that are kept on purpose (request threads, the loop's executor)."""
+    """Fill the request threads, which are kept on purpose (core.server.threads)."""
     auth = {"Authorization": f"Bearer {token}"}
     for _ in range(2):
         asyncio.run(open_then_close(server.port, paths, auth))
