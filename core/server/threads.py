@@ -138,6 +138,7 @@ class Lane:
         self._made_for: tuple[asyncio.AbstractEventLoop, int] | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` on a request thread, once this lane and the pool both have room."""
         size = max(1, int(settings.REQUEST_THREADS * self.share))
         made_for = (asyncio.get_running_loop(), size)
         if self._slots is None or self._made_for != made_for:
@@ -148,4 +149,3 @@ class Lane:
 
 # The process's one pool.
 request_threads = RequestThreads()
-stream_reads = Lane(request_threads, 0.25)
