@@ -26,9 +26,36 @@ from typing import Any, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 
 T = TypeVar("T")
+
+
+class Slots:
+    """A semaphore of `size()` slots, made on the event loop at first use, and made
+    anew for another loop or another size (tests change both)."""
+
+    def __init__(self, size: Callable[[], int]) -> None:
+        self.size = size
+        self._semaphore: asyncio.Semaphore | None = None
+        self._made_for: tuple[asyncio.AbstractEventLoop, int] | None = None
+
+    async def take(self) -> asyncio.Semaphore:
+        """Wait for a slot; release it on what this returns."""
+        made_for = (asyncio.get_running_loop(), self.size())
+        if self._semaphore is None or self._made_for != made_for:
+            self._semaphore, self._made_for = asyncio.Semaphore(made_for[1]), made_for
+        semaphore = self._semaphore
+        await semaphore.acquire()
+        return semaphore
+
+
+def _as_request(fn: Callable[..., T], *args: Any) -> T:
+    close_old_connections()
+    try:
+        return fn(*args)
+    finally:
+        close_old_connections()
 
 
 class RequestThread(ThreadPoolExecutor):
@@ -62,18 +89,11 @@ class RequestThreads:
 
     def __init__(self) -> None:
         self._idle: list[RequestThread] = []  # touched on the event loop only
-        # Made on the event loop at first use, anew for another loop or size (tests).
-        self._slots: asyncio.Semaphore | None = None
-        self._made_for: tuple[asyncio.AbstractEventLoop, int] | None = None
+        self._slots = Slots(lambda: settings.REQUEST_THREADS)
 
     async def take_slot(self) -> asyncio.Semaphore:
         """Wait for a slot; release it on what this returns."""
-        made_for = (asyncio.get_running_loop(), settings.REQUEST_THREADS)
-        if self._slots is None or self._made_for != made_for:
-            self._slots, self._made_for = asyncio.Semaphore(made_for[1]), made_for
-        slots = self._slots
-        await slots.acquire()
-        return slots
+        return await self._slots.take()
 
     @asynccontextmanager
     async def thread(self) -> AsyncIterator[RequestThread]:
@@ -92,11 +112,15 @@ class RequestThreads:
             self._give_back(thread)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` on a request thread, within the bound, and its result."""
+        """`fn(*args)` on a request thread, within the bound, and its result.
+
+        Around it, what Django does around a request (`request_started` and
+        `request_finished`): connections past `CONN_MAX_AGE`, or broken, are closed.
+        """
         slots = await self.take_slot()
         try:
             async with self.thread():
-                return await sync_to_async(fn, thread_sensitive=True)(*args)
+                return await sync_to_async(_as_request, thread_sensitive=True)(fn, *args)
         finally:
             slots.release()
 
@@ -133,18 +157,16 @@ class Lane:
     """
 
     def __init__(self, pool: RequestThreads, share: float) -> None:
-        self.pool, self.share = pool, share
-        self._slots: asyncio.Semaphore | None = None
-        self._made_for: tuple[asyncio.AbstractEventLoop, int] | None = None
+        self.pool = pool
+        self._slots = Slots(lambda: max(1, int(settings.REQUEST_THREADS * share)))
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` on a request thread, once this lane and the pool both have room."""
-        size = max(1, int(settings.REQUEST_THREADS * self.share))
-        made_for = (asyncio.get_running_loop(), size)
-        if self._slots is None or self._made_for != made_for:
-            self._slots, self._made_for = asyncio.Semaphore(size), made_for
-        async with self._slots:
+        slots = await self._slots.take()
+        try:
             return await self.pool.run(fn, *args)
+        finally:
+            slots.release()
 
 
 # The process's one pool.

@@ -14,7 +14,7 @@ from django_eventstream.utils import make_id, sse_encode_error, sse_encode_event
 from django_eventstream.views import Listener, get_listener_manager
 
 from messaging.realtime.channels import TYPING_EVENT, is_own_typing
-from messaging.realtime.replay import reads, reread_page
+from messaging.realtime.replay import read_page, reads
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -191,7 +191,7 @@ async def replay(send: Send, event_request: EventRequest, disconnected: asyncio.
     Answers whether anything was written."""
     more, wrote = True, False
     while more and not disconnected.done():
-        text, more = await reads.run(reread_page, event_request)
+        text, more = await reads.run(read_page, event_request)
         if text:
             await write_body(send, text)
             wrote = True

@@ -26,9 +26,10 @@ from collections import Counter
 from django.conf import settings
 from django_eventstream.views import Listener
 
+from core.selectors import users_token_state
 from messaging.realtime import redis_listener
 from messaging.realtime.live import RECONNECT_END, UNAUTHORIZED_END, Wakeup
-from messaging.realtime.replay import reads, users_state
+from messaging.realtime.replay import reads
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ async def check_users_once(listeners: list[StreamListener] | None = None) -> Non
     """
     checked = list(_open) if listeners is None else listeners
     try:
-        state = await reads.run(users_state, {listener.user_id for listener in checked})
+        state = await reads.run(users_token_state, {listener.user_id for listener in checked})
     except Exception:  # the database is down: the streams go on, checked next time
         logger.warning("could not re-check the open streams' users", exc_info=True)
         return

@@ -8,10 +8,6 @@ no connection between reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from django.db import close_old_connections
 from django.http import HttpRequest
 from django_eventstream.eventrequest import EventRequest
 from django_eventstream.eventstream import EventPermissionError, get_events
@@ -19,7 +15,6 @@ from django_eventstream.utils import make_id, sse_encode_event
 
 from core.auth import user_from_request
 from core.errors import NotFound
-from core.selectors import users_token_state
 from core.server.threads import Lane, request_threads
 from messaging.selectors import CONVERSATION_NOT_FOUND
 
@@ -27,17 +22,6 @@ from messaging.selectors import CONVERSATION_NOT_FOUND
 # opening at once leaves the rest to sends and pages, and reuses warm threads and
 # connections instead of making new ones (bench/README.md, memory per stream).
 reads = Lane(request_threads, share=0.25)
-
-
-@contextmanager
-def _connection_checked() -> Iterator[None]:
-    """Around a job, what Django does around a request: connections past
-    `CONN_MAX_AGE`, or broken, are closed before and after."""
-    close_old_connections()
-    try:
-        yield
-    finally:
-        close_old_connections()
 
 
 def read_page(event_request: EventRequest) -> tuple[str, bool]:
@@ -83,21 +67,8 @@ def read_stored(event_request: EventRequest) -> str:
 
 def open_stream(request: HttpRequest, event_request: EventRequest) -> tuple[str, bool]:
     """The one database job before a stream starts: who, may they, and the first page missed."""
-    with _connection_checked():
-        event_request.user = user_from_request(request)
-        try:
-            return read_page(event_request)
-        except EventPermissionError as exc:
-            raise NotFound(CONVERSATION_NOT_FOUND) from exc
-
-
-def reread_page(event_request: EventRequest) -> tuple[str, bool]:
-    """A later storage read (resume, gap, overflow)."""
-    with _connection_checked():
+    event_request.user = user_from_request(request)
+    try:
         return read_page(event_request)
-
-
-def users_state(user_ids: set[str]) -> dict[str, tuple[bool, int]]:
-    """`users_token_state` for open streams' users."""
-    with _connection_checked():
-        return users_token_state(user_ids)
+    except EventPermissionError as exc:
+        raise NotFound(CONVERSATION_NOT_FOUND) from exc
