@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, sync_playwright
 
 from core.models import User
 from core.tokens import issue_pair
@@ -137,3 +138,17 @@ def shoot(page: Page, name: str) -> list[Path]:
         page.set_viewport_size(original)
     print(f"screenshots: {SCREENSHOTS}/{name}-{{desktop,phone}}.png")
     return paths
+
+
+def wait_until(target: Page | Locator, expression: str, timeout_ms: int = 15_000) -> None:
+    """Wait until `expression` is truthy in the page (for a locator: a function of its
+    element), asked every 50 ms as `evaluate` asks it.
+
+    Playwright's `wait_for_function` polls with a function the page builds from the
+    string, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses as soon
+    as the condition is not already true at the first try.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not target.evaluate(expression):
+        assert time.monotonic() < deadline, f"not true within {timeout_ms} ms: {expression}"
+        time.sleep(0.05)

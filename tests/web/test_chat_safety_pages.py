@@ -13,7 +13,7 @@ from messaging import services as chat
 from messaging.models import Report
 from tests.conftest import make_user
 from tests.messaging.images import jpeg_with_gps
-from tests.web.conftest import shoot
+from tests.web.conftest import shoot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -111,9 +111,7 @@ def test_a_photo_is_sent_and_seen_live_and_loads_with_the_cookie(
     # The host sees it live, as a thumbnail that loaded (with the cookie, no token in URL).
     photo = host_page.get_by_role("img", name=re.compile("Photo 1 of 1 from Gina Guest"))
     expect(photo).to_be_visible(timeout=LIVE_MS)
-    host_page.wait_for_function(
-        "img => img.complete && img.naturalWidth === 320", arg=photo.element_handle()
-    )
+    wait_until(photo, "img => img.complete && img.naturalWidth === 320")
     assert image_requests and all(
         "token" not in url and "access" not in url for url in image_requests
     )

@@ -20,7 +20,7 @@ from core.models import User
 from core.tokens import issue_pair
 from messaging import services as chat
 from tests.conftest import ApiClient, make_user
-from tests.web.conftest import PHONE, shoot
+from tests.web.conftest import PHONE, shoot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 LIVE_MS = 15_000  # a shared, busy test machine: bounded, but generous
@@ -175,7 +175,7 @@ def test_unread_count_in_the_title_and_a_notification_only_after_the_button(
     page.goto("/settings")
     expect(page).to_have_title(re.compile(r"^\(1\) Settings · stayhub$"), timeout=LIVE_MS)
     expect(page.get_by_role("button", name="Show notifications in this browser")).to_be_visible()
-    page.wait_for_function("window.__streamsOpen > 0")  # the inbox stream is live
+    wait_until(page, "window.__streamsOpen > 0", LIVE_MS)  # the inbox stream is live
     assert page.evaluate("Notification.permission") == "default"
     page.wait_for_timeout(500)
     assert page.evaluate("window.__asked") == 0  # never asked by itself
@@ -195,7 +195,7 @@ def test_unread_count_in_the_title_and_a_notification_only_after_the_button(
 
     page.evaluate("window.__hidden = true")
     say("While you were away")
-    page.wait_for_function("window.__notes.length === 1")
+    wait_until(page, "window.__notes.length === 1", LIVE_MS)
     [note] = page.evaluate("window.__notes")
     assert note["title"] == "Fred Friend"
     assert note["body"] == "While you were away"
