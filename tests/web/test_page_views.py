@@ -189,3 +189,26 @@ def test_listing_pages_run_a_fixed_number_of_queries(path, django_assert_num_que
     expected = {"/": 4, "/favorites": 3, "/my/properties": 3, "/hosts/{hid}": 4}[path]
     with django_assert_num_queries(expected):
         client.get(path.format(hid=host.pk))
+
+
+def test_error_pages_lead_back_to_browsing():
+    """403, 404 and 500 pages render (500 with no request context) with the way back."""
+    from django.test import RequestFactory
+    from django.urls import reverse
+    from django.views.defaults import server_error
+
+    browse = f'href="{reverse("browse")}"'
+    host, stranger = make_user(), browser_for(make_user())
+    listing = make_property(host, title="Sea view flat")
+    forbidden = stranger.get(f"/my/properties/{listing.pk}/edit")
+    missing = stranger.get("/properties/2b1d3f5e-0000-4000-8000-000000000000")
+    broken = server_error(RequestFactory().get("/"))
+    for response, status, title in (
+        (forbidden, 403, "Not allowed"),
+        (missing, 404, None),
+        (broken, 500, "Something went wrong"),
+    ):
+        html = response.content.decode()
+        assert response.status_code == status
+        assert browse in html and "Find a stay" in html
+        assert title is None or title in html
