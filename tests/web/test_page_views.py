@@ -8,8 +8,10 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.views.defaults import server_error
 
 from core.tokens import issue_pair
 from listings.models import Favorite
@@ -193,10 +195,6 @@ def test_listing_pages_run_a_fixed_number_of_queries(path, django_assert_num_que
 
 def test_error_pages_lead_back_to_browsing():
     """403, 404 and 500 pages render (500 with no request context) with the way back."""
-    from django.test import RequestFactory
-    from django.urls import reverse
-    from django.views.defaults import server_error
-
     browse = f'href="{reverse("browse")}"'
     host, stranger = make_user(), browser_for(make_user())
     listing = make_property(host, title="Sea view flat")
