@@ -145,7 +145,7 @@ def test_the_expiry_streams_live_with_redis_fan_out(
 def test_checkin_details_are_posted_then_removed_by_the_worker(live_server, worker_factory):
     landlord, guest = make_user(name="Hana Host"), make_user(name="Gus Guest")
     prop = make_property(landlord)
-    Property.objects.filter(pk=prop.pk).update(checkin_details="Key box 5531 by the blue door")
+    Property.objects.filter(pk=prop.pk).update(checkin_details="Key box KIWI by the blue door")
     stay = booking.reservation_create(
         property_id=prop.pk,
         guest=guest,
@@ -155,10 +155,10 @@ def test_checkin_details_are_posted_then_removed_by_the_worker(live_server, work
     )
     worker_factory()
     checkin = wait_until(lambda: ConversationMessage.objects.filter(kind="checkin").first())
-    assert checkin.body == "Key box 5531 by the blue door"
+    assert checkin.body == "Key box KIWI by the blue door"
     assert checkin.created_by_id == landlord.pk
     assert checkin.reservation["id"] == str(stay.pk)
-    assert stored.Event.objects.filter(data__contains="5531").count() == 3  # three channels
+    assert stored.Event.objects.filter(data__contains="KIWI").count() == 3  # three channels
 
     # The stay is over: the day after it, the removal job is due.
     Reservation.objects.filter(pk=stay.pk).update(
@@ -168,7 +168,7 @@ def test_checkin_details_are_posted_then_removed_by_the_worker(live_server, work
         run_after=timezone.now()
     )
     wait_until(lambda: ConversationMessage.objects.get(pk=checkin.pk).body == REMOVED)
-    assert not stored.Event.objects.filter(data__contains="5531").exists()
+    assert not stored.Event.objects.filter(data__contains="KIWI").exists()
     with httpx.Client(base_url=live_server.url, timeout=20) as http:
         conversation = f"/api/chat/{checkin.conversation_id}"
         detail = http.get(conversation, headers=bearer(guest)).json()
@@ -176,5 +176,5 @@ def test_checkin_details_are_posted_then_removed_by_the_worker(live_server, work
     for messages in (detail["messages"], history["items"]):
         [shown] = [m for m in messages if m["kind"] == "checkin"]
         assert shown["body"] == REMOVED
-    assert "5531" not in json.dumps(detail) + json.dumps(history)
+    assert "KIWI" not in json.dumps(detail) + json.dumps(history)
     assert ConversationMessage.objects.filter(kind="checkin").count() == 1  # posted once
